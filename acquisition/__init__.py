@@ -1,0 +1,23 @@
+"""Wiring: profiles, RunEngine session, durable storage, progress, demo and the command line."""
+
+from ._cli import main
+from ._demo import DemoResult, magnetization_odd, run_demo
+from ._profiles import Table, load_profile, sim_profile
+from ._session import Session, data_directory
+from ._storage import RunWriter, StoredRun, find_run_file, load_run
+
+__all__ = [
+    "DemoResult",
+    "RunWriter",
+    "Session",
+    "StoredRun",
+    "Table",
+    "data_directory",
+    "find_run_file",
+    "load_profile",
+    "load_run",
+    "magnetization_odd",
+    "main",
+    "run_demo",
+    "sim_profile",
+]

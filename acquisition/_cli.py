@@ -1,0 +1,37 @@
+"""The ``femtospin`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _demo(args) -> int:
+    from ._demo import run_demo
+
+    result = run_demo(fast=args.fast, data_dir=args.data_dir, out_dir=args.out, progress=not args.no_progress)
+    print(f"run uid: {result.uid}")
+    print(f"data:    {result.run_file}")
+    print(f"figure:  {result.figure}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="femtospin", description="Ultrafast spin-transport measurements.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="measure CoFeB(5)|Pt(3) at ±M on the simulated table")
+    demo.add_argument("--fast", action="store_true", help="accelerated simulated clock (skips every wait)")
+    demo.add_argument("--data-dir", help="where runs are stored (default $FEMTOSPIN_DATA or ~/femtospin-data)")
+    demo.add_argument("--out", help="where the figure goes (default: the data directory)")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

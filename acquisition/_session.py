@@ -1,0 +1,51 @@
+"""RunEngine set-up: durable storage first, then progress and anything else subscribed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bluesky import RunEngine
+
+from ._profiles import Table
+from ._progress import ProgressBar
+from ._storage import RunWriter
+
+
+def data_directory(path: str | Path | None = None) -> Path:
+    """Where runs are stored: ``path``, else $FEMTOSPIN_DATA, else ~/femtospin-data."""
+    if path is not None:
+        return Path(path)
+    return Path(os.environ.get("FEMTOSPIN_DATA", Path.home() / "femtospin-data"))
+
+
+class Session:
+    """A RunEngine bound to one table, writing every run to ``data_dir``.
+
+    On a simulated table with an accelerated clock, the RunEngine's ``sleep``
+    advances simulated time instead of waiting, so plans stay unchanged.
+    """
+
+    def __init__(self, table: Table, data_dir: str | Path | None = None, *, progress: bool = False,
+                 operator: str | None = None):
+        self.table = table
+        self.writer = RunWriter(data_directory(data_dir))
+        self.RE = RunEngine({"operator": operator or os.environ.get("USER", "unknown"), **table.metadata})
+        self.RE.subscribe(self.writer)  # first, so every later callback sees stored documents
+        if progress:
+            self.RE.subscribe(ProgressBar())
+        if table.clock is not None and table.clock.accelerated:
+            clock = table.clock
+
+            async def skip_sleep(msg):
+                clock.advance(float(msg.args[0]))
+
+            self.RE.register_command("sleep", skip_sleep)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.writer.directory
+
+    def run(self, plan) -> tuple[str, ...]:
+        """Run ``plan``; returns the uids of the runs it made."""
+        return self.RE(plan)

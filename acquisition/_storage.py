@@ -1,0 +1,157 @@
+"""Durable per-run storage: every document appended to ``<uid>.jsonl``, flushed per document.
+
+One line per document, ``[name, doc]`` in JSON. Flushing hands each line to the
+operating system before the RunEngine moves on, so a crash or SIGKILL loses at
+most the line being written; :func:`load_run` accepts a truncated last line and
+nothing else. This is the source of truth; other services (a catalog) read from it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+def _encode(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot store {type(obj).__name__} in a run document")
+
+
+class RunWriter:
+    """RunEngine callback appending each run's documents to its own file in ``directory``."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        self._files: dict[str, object] = {}  # run uid -> open file
+        self._run_of: dict[str, str] = {}  # descriptor uid -> run uid
+
+    def path(self, uid: str) -> Path:
+        return self.directory / f"{uid}.jsonl"
+
+    def __call__(self, name: str, doc: dict) -> None:
+        if name == "start":
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._files[doc["uid"]] = open(self.path(doc["uid"]), "x", encoding="utf-8")  # never overwrite a run
+            run = doc["uid"]
+        elif name == "descriptor":
+            run = self._run_of[doc["uid"]] = doc["run_start"]
+        elif name in ("event", "event_page"):
+            run = self._run_of[doc["descriptor"]]
+        elif name == "stop":
+            run = doc["run_start"]
+        else:  # resource, datum, ...: with several runs open only run_start can place them
+            run = doc.get("run_start") or (next(iter(self._files)) if len(self._files) == 1 else None)
+            if run is None:
+                raise ValueError(f"cannot tell which run a {name!r} document belongs to")
+        f = self._files[run]
+        f.write(json.dumps([name, doc], default=_encode, separators=(",", ":")) + "\n")
+        f.flush()
+        if name == "stop":
+            f.close()
+            del self._files[run]
+            self._run_of = {d: r for d, r in self._run_of.items() if r != run}
+
+
+@dataclass
+class StoredRun:
+    """A run read back from its file: metadata, descriptors and events by stream."""
+
+    path: Path
+    start: dict
+    stop: dict | None
+    descriptors: list[dict] = field(default_factory=list)
+    events: dict[str, list[dict]] = field(default_factory=dict)  # descriptor uid -> events
+
+    @property
+    def uid(self) -> str:
+        return self.start["uid"]
+
+    @property
+    def streams(self) -> list[str]:
+        return sorted({d.get("name", "primary") for d in self.descriptors})
+
+    def _descriptors(self, stream: str) -> list[dict]:
+        found = [d for d in self.descriptors if d.get("name", "primary") == stream]
+        if not found:
+            raise KeyError(f"run {self.uid} has no stream {stream!r}; streams: {self.streams}")
+        return found
+
+    def table(self, stream: str = "primary") -> dict[str, np.ndarray]:
+        """Columns of a stream: every data key plus ``seq_num`` and ``time``, in event order."""
+        events = sorted((e for d in self._descriptors(stream) for e in self.events.get(d["uid"], [])),
+                        key=lambda e: e["seq_num"])
+        keys = list(self._descriptors(stream)[0]["data_keys"])
+        columns = {k: np.array([e["data"][k] for e in events]) for k in keys}
+        columns["seq_num"] = np.array([e["seq_num"] for e in events], int)
+        columns["time"] = np.array([e["time"] for e in events], float)
+        return columns
+
+    def config(self, stream: str = "primary") -> dict[str, dict]:
+        """Device configuration recorded in the stream's descriptor: {device: {key: value}}."""
+        conf = self._descriptors(stream)[0].get("configuration", {})
+        return {dev: dict(c.get("data", {})) for dev, c in conf.items()}
+
+
+def find_run_file(uid: str, directory: str | Path) -> Path:
+    """The file of run ``uid`` (a unique prefix is enough) in ``directory``."""
+    directory = Path(directory)
+    matches = sorted(directory.glob(f"{uid}*.jsonl"))
+    if not matches:
+        raise FileNotFoundError(f"no run {uid!r} in {directory}")
+    if len(matches) > 1:
+        raise ValueError(f"run id {uid!r} is ambiguous in {directory}: {[m.stem for m in matches]}")
+    return matches[0]
+
+
+def load_run(uid: str, directory: str | Path) -> StoredRun:
+    """Read run ``uid`` back from ``directory``.
+
+    A run cut off by a crash has ``stop = None`` and every event written before it.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        No such run, an ambiguous prefix, or a corrupt file (named with the line).
+    """
+    path = find_run_file(uid, directory)
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    complete = text.endswith("\n")
+    run = None
+    for i, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        try:
+            name, doc = json.loads(line)
+        except (json.JSONDecodeError, ValueError):
+            if i == len(lines) and not complete:
+                break  # the line being written when the process died
+            raise ValueError(f"{path}: line {i} is corrupt") from None
+        if name == "start":
+            run = StoredRun(path=path, start=doc, stop=None)
+        elif run is None:
+            raise ValueError(f"{path}: line {i} comes before the start document")
+        elif name == "descriptor":
+            run.descriptors.append(doc)
+            run.events.setdefault(doc["uid"], [])
+        elif name == "event":
+            run.events.setdefault(doc["descriptor"], []).append(doc)
+        elif name == "event_page":
+            n = len(doc["seq_num"])
+            for j in range(n):
+                run.events.setdefault(doc["descriptor"], []).append({
+                    "descriptor": doc["descriptor"], "seq_num": doc["seq_num"][j], "time": doc["time"][j],
+                    "uid": doc["uid"][j], "data": {k: v[j] for k, v in doc["data"].items()},
+                    "timestamps": {k: v[j] for k, v in doc["timestamps"].items()},
+                })
+        elif name == "stop":
+            run.stop = doc
+    if run is None:
+        raise ValueError(f"{path}: no start document")
+    return run

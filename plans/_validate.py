@@ -1,0 +1,58 @@
+"""Argument checks that every plan runs before its first message.
+
+Each error names the argument, the offending value and the allowed range, so a
+user at the table can fix the call before anything moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+
+class PlanArgumentError(ValueError):
+    """A plan argument is outside what the table allows; nothing has moved."""
+
+
+def check_delays(name: str, delays: Iterable[float], stage) -> np.ndarray:
+    """Finite, non-empty delays (fs) within the stage's soft limits."""
+    values = np.atleast_1d(np.asarray(list(delays) if not isinstance(delays, np.ndarray) else delays, float))
+    if values.size == 0:
+        raise PlanArgumentError(f"{name}: empty; give at least one delay in fs")
+    if not np.all(np.isfinite(values)):
+        raise PlanArgumentError(f"{name}: contains NaN or infinite values")
+    lo, hi = stage.low_limit_fs.get(), stage.high_limit_fs.get()
+    bad = values[(values < lo) | (values > hi)]
+    if bad.size:
+        raise PlanArgumentError(f"{name}: {bad[0]:g} fs is outside the stage travel [{lo:g}, {hi:g}] fs")
+    return values
+
+
+def check_field(name: str, value: float, magnet) -> float:
+    """A field (mT) within the magnet supply's limit."""
+    limit = magnet.max_field_mT.get()
+    if not np.isfinite(value) or abs(value) > limit:
+        raise PlanArgumentError(f"{name}: {value} mT is outside the magnet's range [−{limit:g}, {limit:g}] mT")
+    return float(value)
+
+
+def check_choices(name: str, values: Iterable, allowed: Iterable) -> list:
+    """A non-empty list whose every item is one of ``allowed``."""
+    values, allowed = list(values), list(allowed)
+    if not values:
+        raise PlanArgumentError(f"{name}: empty; choose from {allowed}")
+    for v in values:
+        if v not in allowed:
+            raise PlanArgumentError(f"{name}: {v!r} is not one of {allowed}")
+    return values
+
+
+def delay_grid(start_fs: float, stop_fs: float, step_fs: float) -> np.ndarray:
+    """Uniform delay grid from ``start_fs`` to ``stop_fs`` inclusive."""
+    if not step_fs > 0:
+        raise PlanArgumentError(f"step_fs: {step_fs} fs; must be > 0")
+    if not stop_fs > start_fs:
+        raise PlanArgumentError(f"stop_fs: {stop_fs} fs; must be greater than start_fs = {start_fs} fs")
+    n = int(np.floor((stop_fs - start_fs) / step_fs + 1e-9)) + 1
+    return start_fs + step_fs * np.arange(n)

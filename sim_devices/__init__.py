@@ -1,0 +1,41 @@
+"""The simulated optical table: one physics state and ophyd devices over it."""
+
+from ._clock import SimClock
+from ._devices import (
+    SimDelayStage,
+    SimLockIn,
+    SimMagnet,
+    SimPowerMeter,
+    SimRotationMount,
+    SimTemperatureController,
+    SimTranslationStage,
+    TableSignal,
+)
+from ._samples import LIBRARY, REFERENCE_FLUENCE_MJCM2, Layer, Sample, bi_co, get_sample
+from ._table import FS_PER_MM_VACUUM, GRID_FS, N_AIR, Detection, Hysteresis, Noise, Pump, SimTable
+
+__all__ = [
+    "FS_PER_MM_VACUUM",
+    "GRID_FS",
+    "LIBRARY",
+    "N_AIR",
+    "REFERENCE_FLUENCE_MJCM2",
+    "Detection",
+    "Hysteresis",
+    "Layer",
+    "Noise",
+    "Pump",
+    "Sample",
+    "SimClock",
+    "SimDelayStage",
+    "SimLockIn",
+    "SimMagnet",
+    "SimPowerMeter",
+    "SimRotationMount",
+    "SimTable",
+    "SimTemperatureController",
+    "SimTranslationStage",
+    "TableSignal",
+    "bi_co",
+    "get_sample",
+]

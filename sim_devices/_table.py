@@ -1,0 +1,392 @@
+"""One physics state of the simulated table, shared by every simulated device.
+
+Devices are views onto this state: the stage moves :attr:`SimTable.carriage_mm`,
+the magnet sets :attr:`field_mT`, the lock-in reads :meth:`lockin_output`. The
+signal follows physics.md §3–5: symmetry of every part under ±M, 180° turning and
+helicity, a Nernst part linear in field, hysteresis, temperature and fluence
+scaling, and the noise model with drift.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
+
+import numpy as np
+from scipy.stats import norm
+
+from femtospin import analysis
+
+from ._clock import SimClock
+from ._samples import REFERENCE_FLUENCE_MJCM2, Sample
+
+FS_PER_MM_VACUUM = 2.0 / 299.792458e-6  # double pass: t = 2·x·n_air/c, 6671.28 fs per mm
+N_AIR = 1.000275  # 800 nm, dry air near 20 °C
+
+
+@dataclass(frozen=True)
+class Pump:
+    """Pump pulse: duration (intensity FWHM), fluence and mean power."""
+
+    fwhm_fs: float = 40.0
+    fluence_mJcm2: float = REFERENCE_FLUENCE_MJCM2
+    power_W: float = 0.5
+
+
+@dataclass(frozen=True)
+class Detection:
+    """How the probe reads the sample: EOS through a detector model or a measured h(t), or TR-MOKE."""
+
+    mode: str = "eos"  # "eos" or "moke"
+    detector: str = "gap250"  # key of analysis.DETECTORS; ignored when `transfer` is given
+    probe_fwhm_fs: float = 20.0
+    transfer: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # measured (t_h, h)
+
+    def __post_init__(self):
+        if self.mode not in ("eos", "moke"):
+            raise ValueError(f"detection mode must be 'eos' or 'moke', got {self.mode!r}")
+        if self.mode == "eos" and self.transfer is None:
+            analysis.crystal(self.detector)
+
+    def response(self):
+        """H(f_THz) of the detection chain, numpy FFT convention."""
+        if self.transfer is not None:
+            t_h, h = (np.asarray(a, float) for a in self.transfer)
+            return partial(analysis.response_from_samples, t_h, h)
+        return partial(analysis.detector_response, detector=self.detector, probe_fwhm_fs=self.probe_fwhm_fs)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Noise of physics.md §5, referred to a lock-in at τ = 100 ms, 24 dB/oct.
+
+    σ² = additive² + (amplitude·μ)² + (jitter·dμ/dt)², scaled with the lock-in's
+    noise bandwidth; plus slow 1/f laser drift (relative rms) and an optional
+    linear drift (per simulated second) for tests of drift cancellation.
+    """
+
+    additive_V: float = 3e-6
+    amplitude: float = 0.005
+    jitter_fs: float = 1.0
+    drift_rms: float = 0.01
+    drift_linear_per_s: float = 0.0
+    seed: int | None = 0
+
+    @staticmethod
+    def off() -> "Noise":
+        return Noise(0.0, 0.0, 0.0, 0.0, 0.0, 0)
+
+
+REFERENCE_ENBW_HZ = analysis.noise_bandwidth(0.1, 24)
+GRID_FS = np.arange(-4000.0, 12000.0, 1.0)
+
+
+@lru_cache(maxsize=32)
+def _eos_parts(sample: Sample, pump_fwhm: float, detection: Detection) -> dict[str, np.ndarray]:
+    """Unit-amplitude signal shapes on GRID_FS, after the pump Gaussian and the detector."""
+    t = GRID_FS
+    dt = t[1] - t[0]
+    if sample.model == "spin_seebeck":
+        current = analysis.spin_seebeck(t, tau_ep=sample.tau_seebeck_ep_fs, fwhm=pump_fwhm)
+    else:
+        current = analysis.spin_voltage(t, sample.tau_es_fs, sample.tau_ep_fs, sample.R, fwhm=pump_fwhm)
+    b = sample.helicity_broadening
+    fields = {
+        "js": current,
+        # E_M ∝ dM/dt has the spin-voltage shape (§4a) for every metal F
+        "demag": analysis.spin_voltage(t, sample.tau_es_fs, sample.tau_ep_fs, sample.R, fwhm=pump_fwhm),
+        "helicity": analysis.spin_voltage(t, b * sample.tau_es_fs, b * sample.tau_ep_fs, sample.R, fwhm=b * pump_fwhm),
+        "nernst": analysis.spin_seebeck(t, fwhm=pump_fwhm),
+        "background": analysis.gaussian_kernel(t, pump_fwhm) * pump_fwhm,
+    }
+    response = detection.response()
+    parts = {}
+    for key, e in fields.items():
+        s = analysis.apply_response(dt, e, response)
+        peak = np.abs(s).max()
+        parts[key] = s / peak if peak > 0 else s
+    return parts
+
+
+@lru_cache(maxsize=32)
+def _moke_parts(sample: Sample, pump_fwhm: float) -> dict[str, np.ndarray]:
+    """Normalized −ΔM/M and spin-accumulation shapes per layer on GRID_FS."""
+    t = GRID_FS
+    layers = sample.layers or (None,)
+    parts = {}
+    for i, layer in enumerate(layers):
+        if layer is None:
+            parts[f"demag{i}"] = analysis.three_temperature(t, 0.04, 0.12, 0.02, sample.tau_es_fs, 500.0, 5000.0, pump_fwhm)
+            parts[f"accumulation{i}"] = np.zeros_like(t)
+        else:
+            parts[f"demag{i}"] = analysis.three_temperature(
+                t, layer.A1, layer.A2, layer.A3, layer.tau_m_fs, layer.tau_e_fs, layer.t0_diff_fs, pump_fwhm)
+            parts[f"accumulation{i}"] = layer.accumulation * analysis.spin_voltage(
+                t, sample.tau_es_fs, sample.tau_ep_fs, sample.R, fwhm=pump_fwhm)
+    return parts
+
+
+class Hysteresis:
+    """Preisach model of one magnetic layer: square hysterons with coercive fields spread around H_c.
+
+    Minor loops come out right: a reverse field below the coercive field leaves
+    the magnetization nearly unchanged.
+    """
+
+    def __init__(self, coercive_mT: float, width_mT: float, n: int = 64, m0: float = 1.0):
+        q = (np.arange(n) + 0.5) / n
+        self.switching_mT = np.clip(coercive_mT + width_mT * norm.ppf(q), 1e-3, None)
+        self.states = np.full(n, 1.0 if m0 >= 0 else -1.0)
+
+    def apply(self, field_mT: float) -> float:
+        self.states[field_mT >= self.switching_mT] = 1.0
+        self.states[field_mT <= -self.switching_mT] = -1.0
+        return self.m
+
+    @property
+    def m(self) -> float:
+        return float(self.states.mean())
+
+
+class _Drift:
+    """Slow relative laser drift: a seeded 1/f sum of sinusoids plus an optional linear term."""
+
+    def __init__(self, rms: float, linear_per_s: float, rng: np.random.Generator, n: int = 24):
+        self.freqs = np.logspace(-4, -1, n)  # Hz: periods of 10 s to ~3 h
+        amps = 1 / np.sqrt(self.freqs)
+        self.amps = rms * np.sqrt(2) * amps / np.sqrt(np.sum(amps**2)) if rms > 0 else np.zeros(n)
+        self.phases = rng.uniform(0, 2 * np.pi, n)
+        self.linear = linear_per_s
+
+    def __call__(self, t_s: float) -> float:
+        return float(np.sum(self.amps * np.sin(2 * np.pi * self.freqs * t_s + self.phases)) + self.linear * t_s)
+
+
+class _Thermal:
+    """First-order heating towards a setpoint that ramps at a limited rate."""
+
+    def __init__(self, temperature_K: float, lag_s: float):
+        self.lag_s = lag_s
+        self.t_start, self.T_start, self.sp_start = 0.0, temperature_K, temperature_K
+        self.target, self.rate = temperature_K, 0.0
+
+    def _ramp_end(self) -> float:
+        if self.rate <= 0:
+            return self.t_start
+        return self.t_start + abs(self.target - self.sp_start) / (self.rate / 60.0)
+
+    def setpoint(self, t: float) -> float:
+        if self.rate <= 0 or t >= self._ramp_end():
+            return self.target
+        return self.sp_start + np.sign(self.target - self.sp_start) * self.rate / 60.0 * (t - self.t_start)
+
+    def temperature(self, t: float) -> float:
+        tau, t1 = self.lag_s, self._ramp_end()
+        if t1 > self.t_start:  # linear ramp of slope r: T = s − rτ + (T0 − s0 + rτ)·e^(−Δt/τ)
+            r = np.sign(self.target - self.sp_start) * self.rate / 60.0
+            dt = min(t, t1) - self.t_start
+            T = self.sp_start + r * dt - r * tau + (self.T_start - self.sp_start + r * tau) * np.exp(-dt / tau)
+            if t <= t1:
+                return float(T)
+            return float(self.target + (T - self.target) * np.exp(-(t - t1) / tau))
+        return float(self.target + (self.T_start - self.target) * np.exp(-(t - self.t_start) / tau))
+
+    def set(self, now: float, target: float, rate_K_per_min: float) -> None:
+        self.T_start, self.sp_start = self.temperature(now), self.setpoint(now)
+        self.t_start, self.target, self.rate = now, target, rate_K_per_min
+
+    def stable_at(self, band_K: float, hold_s: float) -> float:
+        """Simulated time from which the reading stays within ±band of the target for ``hold_s``."""
+        t1 = self._ramp_end()
+        gap = abs(self.temperature(t1) - self.target)
+        t_in = t1 + (self.lag_s * np.log(gap / band_K) if gap > band_K else 0.0)
+        return t_in + hold_s
+
+
+@dataclass
+class LockinSettings:
+    time_constant_s: float = 0.1
+    slope_db: int = 24
+    sensitivity_V: float = 0.01
+    phase_deg: float = 0.0
+
+
+class SimTable:
+    """The simulated optical table: sample, pump, detection, noise and clock, and the state of every knob.
+
+    Parameters
+    ----------
+    sample : Sample
+        Sample in the beam (every spot; see ``regions`` for several).
+    pump, detection, noise : optional
+        Laser, detection chain and noise model.
+    clock : SimClock, optional
+        Wall-time clock by default.
+    regions : list of (x_min_mm, x_max_mm, Sample), optional
+        Samples on one substrate by translation-stage position; outside every
+        region the beam hits bare substrate (no magnetic signal).
+    """
+
+    def __init__(self, sample: Sample, pump: Pump = Pump(), detection: Detection = Detection(),
+                 noise: Noise = Noise(), clock: SimClock | None = None,
+                 regions: list[tuple[float, float, Sample]] | None = None):
+        self.sample, self.pump, self.detection, self.noise = sample, pump, detection, noise
+        self.clock = clock or SimClock()
+        self.regions = regions
+        self.rng = np.random.default_rng(noise.seed)
+        self.drift = _Drift(noise.drift_rms, noise.drift_linear_per_s, self.rng)
+        self.lock = threading.RLock()
+        # delay line (mm along the stage); the calibrated time zero lives in the stage device
+        self.true_time_zero_mm = 25.0
+        self.backlash_mm = 0.002
+        self.motor_mm = self.carriage_mm = 20.0
+        # knobs
+        self.field_mT = 0.0
+        self.angle_deg = 0.0
+        self.pump_qwp_deg = 0.0
+        self.probe_qwp_deg = 0.0
+        self.spot_mm = 0.0
+        self.laser_on = 1.0  # fraction of nominal pump power; faults set it to 0
+        self.thermal = _Thermal(300.0, lag_s=60.0)
+        self.lockin = LockinSettings()
+        self.magnets = [Hysteresis(l.coercive_mT, 0.1 * l.coercive_mT) for l in sample.layers] or [
+            Hysteresis(sample.coercive_mT, sample.switching_width_mT)]
+        self._residual = 0.0  # lock-in filter: part of the last input step not yet settled
+        self._step_at = -np.inf
+
+    # ----------------------------------------------------------- state changes
+    def change(self, apply) -> None:
+        """Apply a fast change of a knob and start the lock-in filter's response to it."""
+        with self.lock:
+            now = self.clock.now()
+            before = self._filtered(now)
+            apply()
+            self._residual = self.target(now) - before
+            self._step_at = now
+
+    def move_stage(self, motor_mm: float) -> None:
+        """Move the motor; the carriage follows with backlash play (the encoder reads the carriage)."""
+
+        def apply():
+            self.motor_mm = motor_mm
+            half = self.backlash_mm / 2
+            if motor_mm > self.carriage_mm + half:
+                self.carriage_mm = motor_mm - half
+            elif motor_mm < self.carriage_mm - half:
+                self.carriage_mm = motor_mm + half
+
+        self.change(apply)
+
+    def set_field(self, field_mT: float) -> None:
+        def apply():
+            self.field_mT = field_mT
+            for magnet in self.magnets:
+                magnet.apply(field_mT)
+
+        self.change(apply)
+
+    def set_knob(self, name: str, value: float) -> None:
+        """Set ``angle_deg``, ``pump_qwp_deg``, ``probe_qwp_deg``, ``spot_mm`` or ``laser_on``."""
+        if name not in ("angle_deg", "pump_qwp_deg", "probe_qwp_deg", "spot_mm", "laser_on"):
+            raise AttributeError(f"SimTable has no knob {name!r}")
+        self.change(lambda: setattr(self, name, float(value)))
+
+    # ------------------------------------------------------------------ reads
+    @property
+    def magnetization(self) -> float:
+        """Magnetization of the (first) magnetic layer, −1 … +1."""
+        return self.magnets[0].m
+
+    def delay_fs(self) -> float:
+        """True pump–probe delay from the carriage position."""
+        return (self.carriage_mm - self.true_time_zero_mm) * FS_PER_MM_VACUUM * N_AIR
+
+    def temperature_K(self, now: float | None = None) -> float:
+        return self.thermal.temperature(self.clock.now() if now is None else now)
+
+    def sample_at_spot(self) -> Sample | None:
+        if self.regions is None:
+            return self.sample
+        for lo, hi, s in self.regions:
+            if lo <= self.spot_mm <= hi:
+                return s
+        return None
+
+    def waveform(self, delay_fs: np.ndarray, now: float | None = None) -> np.ndarray:
+        """Noiseless signal (V) at the lock-in input for delays ``delay_fs`` and the current knobs."""
+        sample = self.sample_at_spot()
+        delay_fs = np.asarray(delay_fs, float)
+        if sample is None:
+            return np.zeros_like(delay_fs)
+        now = self.clock.now() if now is None else now
+
+        def at(shape):
+            return np.interp(delay_fs, GRID_FS, shape, left=0.0)
+
+        scale = (self.pump.fluence_mJcm2 / REFERENCE_FLUENCE_MJCM2) * self.laser_on * (1.0 + self.drift(now))
+        scale *= sample.temperature_factor(self.temperature_K(now))
+        if self.detection.mode == "moke":
+            return scale * self._moke(sample, at)
+        parts = _eos_parts(sample, self.pump.fwhm_fs, self.detection)
+        m = self.magnetization
+        turn = np.cos(np.radians(self.angle_deg))  # electric dipoles reverse under 180° turning
+        qwp = np.radians(self.pump_qwp_deg)
+        helicity = np.sin(2 * qwp)  # 45° → σ+, 135° → σ−, 0° → linear
+        l1, l2 = sample.linear_qwp
+        signal = (m * turn * (sample.js_amplitude + sample.asymmetry_amplitude) * at(parts["js"])
+                  + m * sample.demag_amplitude * at(parts["demag"])
+                  + turn * (sample.helicity_amplitude * helicity + l1 * np.sin(4 * qwp) + l2 * np.cos(4 * qwp))
+                  * at(parts["helicity"])
+                  + turn * sample.nernst_per_mT * self.field_mT * at(parts["nernst"])
+                  + sample.background * at(parts["background"]))
+        return scale * signal
+
+    def _moke(self, sample: Sample, at) -> np.ndarray:
+        """Kerr rotation/ellipticity mix selected by the probe QWP (0° rotation, 45° ellipticity), §4d–e."""
+        parts = _moke_parts(sample, self.pump.fwhm_fs)
+        ms = [magnet.m for magnet in self.magnets]
+        demag = sum(m * at(parts[f"demag{i}"]) for i, m in enumerate(ms))
+        # the accumulation in one layer is driven by the other layer's spin current
+        accumulation = sum(ms[-1 - i] * at(parts[f"accumulation{i}"]) for i in range(len(ms))) if len(ms) > 1 else 0.0
+        rotation = sample.kerr_rotation_V * (demag + accumulation)
+        ellipticity = sample.kerr_ellipticity_V * demag
+        w = np.cos(2 * np.radians(self.probe_qwp_deg)) ** 2
+        return w * rotation + (1 - w) * ellipticity
+
+    def target(self, now: float) -> float:
+        """Settled lock-in input at the current knobs (no noise)."""
+        return float(self.waveform(self.delay_fs(), now))
+
+    def _filtered(self, now: float) -> float:
+        q = 1.0 - analysis.step_response(now - self._step_at, self.lockin.time_constant_s, self.lockin.slope_db)
+        return self.target(now) - self._residual * q
+
+    def lockin_output(self) -> tuple[float, float, bool]:
+        """One snapshot of the lock-in outputs (X, Y, overload) with noise, as it is right now.
+
+        A read before the filter has settled returns the unsettled value.
+        """
+        with self.lock:
+            now = self.clock.now()
+            lk, nz = self.lockin, self.noise
+            value = self._filtered(now)
+            scale = np.sqrt(analysis.noise_bandwidth(lk.time_constant_s, lk.slope_db) / REFERENCE_ENBW_HZ)
+            if nz.jitter_fs > 0:
+                d = self.delay_fs()
+                slope = float(np.diff(self.waveform(np.array([d - 0.5, d + 0.5]), now))[0])
+            else:
+                slope = 0.0
+            sigma = scale * np.sqrt(nz.additive_V**2 + (nz.amplitude * value) ** 2 + (nz.jitter_fs * slope) ** 2)
+            phase = np.radians(lk.phase_deg)
+            x = value * np.cos(phase) + sigma * self.rng.standard_normal()
+            y = -value * np.sin(phase) + scale * nz.additive_V * self.rng.standard_normal()
+        limit = lk.sensitivity_V
+        overload = abs(x) > limit or abs(y) > limit
+        return float(np.clip(x, -limit, limit)), float(np.clip(y, -limit, limit)), bool(overload)
+
+    def pump_power_W(self) -> float:
+        with self.lock:
+            now = self.clock.now()
+            noise = self.noise.amplitude * self.rng.standard_normal()
+            return float(self.pump.power_W * self.laser_on * (1.0 + self.drift(now) + noise))
