@@ -1,0 +1,53 @@
+"""Per-point overhead of ``delay_scan`` on the fast simulated table, storage on, over a bare bluesky scan.
+
+Both run in this process on the same number of points; the baseline is
+``bluesky.plans.scan`` of ``ophyd.sim`` devices with nothing subscribed.
+Last line: ``overhead_ratio=… per_point_ms=… baseline_ms=…``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+from bluesky import RunEngine
+from bluesky.plans import scan
+from ophyd.sim import det, motor
+
+from femtospin.acquisition import Session, sim_profile
+from femtospin.plans import delay_grid, delay_scan
+
+
+def per_point_ms(run, n: int) -> float:
+    t0 = time.perf_counter()
+    run()
+    return (time.perf_counter() - t0) / n * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--points", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    n = max(args.points, 1000)
+
+    bare = RunEngine({})
+    delays = delay_grid(-1000.0, -1000.0 + 5.0 * (n - 1), 5.0)
+    ours, base = [], []
+    with tempfile.TemporaryDirectory() as data:
+        for _ in range(args.repeats):
+            table = sim_profile("CoFeB(5)|Pt(3)", fast=True, seed=0)
+            session = Session(table, data)
+            base.append(per_point_ms(lambda: bare(scan([det], motor, -1, 1, n)), n))
+            ours.append(per_point_ms(lambda: session.run(delay_scan(table.lockin, table.stage, delays)), n))
+    ours_ms, base_ms = statistics.median(ours), statistics.median(base)
+    print(f"points per run: {n}, repeats: {args.repeats} (median)")
+    print(f"bare bluesky scan (ophyd.sim det, motor):  {base_ms:.3f} ms/point")
+    print(f"delay_scan, fast sim table, storage on:    {ours_ms:.3f} ms/point")
+    print(f"overhead_ratio={ours_ms / base_ms:.3f} per_point_ms={ours_ms:.3f} baseline_ms={base_ms:.3f}")
+
+
+if __name__ == "__main__":
+    main()

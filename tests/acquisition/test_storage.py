@@ -1,0 +1,121 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from femtospin.acquisition import RunWriter, load_run
+from femtospin.plans import delay_grid, delay_scan
+
+
+def _run_with_memory(session, table, delays, **kwargs):
+    docs = []
+    session.RE.subscribe(lambda name, doc: docs.append((name, doc)))
+    (uid,) = session.run(delay_scan(table.lockin, table.stage, delays, **kwargs))
+    return uid, docs
+
+
+def test_stored_run_reads_back_every_field_and_the_metadata(fast_table, session_factory):
+    session = session_factory(fast_table, operator="tester")
+    uid, docs = _run_with_memory(session, fast_table, delay_grid(-100, 300, 20), magnet=fast_table.magnet,
+                                 magnetization=(1, -1), md={"purpose": "storage test"})
+    run = load_run(uid[:8], session.data_dir)  # a unique prefix is enough
+    start = next(d for n, d in docs if n == "start")
+    events = [d for n, d in docs if n == "event"]
+    assert run.start == json.loads(json.dumps(start))
+    assert run.start["sample"]["name"] == "CoFeB(5)|Pt(3)"
+    assert run.start["operator"] == "tester"
+    assert run.start["detection"]["crystal"] == "gap250"
+    assert run.stop["exit_status"] == "success"
+    table = run.table("primary")
+    assert len(table["seq_num"]) == len(events) == 42
+    for key in events[0]["data"]:
+        assert np.allclose(table[key], [e["data"][key] for e in events]), key
+    assert {"stage_delay", "stage_encoder_mm", "lockin_x", "lockin_y", "lockin_r", "lockin_theta",
+            "lockin_overload", "magnet_field", "magnetization"} <= set(table)
+    config = run.config("primary")
+    assert config["lockin"]["lockin_time_constant"] == pytest.approx(0.1)
+    assert config["stage"]["stage_time_zero_mm"] == pytest.approx(25.0)
+
+
+def test_truncated_last_line_is_tolerated_and_corruption_is_named(fast_table, session_factory):
+    session = session_factory(fast_table)
+    uid, _ = _run_with_memory(session, fast_table, [0.0, 10.0, 20.0])
+    path = session.writer.path(uid)
+    lines = path.read_text().splitlines(keepends=True)
+    # cut in the middle of the stop document, as a crash while writing would
+    path.write_text("".join(lines[:-1]) + lines[-1][:15])
+    run = load_run(uid, session.data_dir)
+    assert run.stop is None and len(run.table()["seq_num"]) == 3
+    lines[2] = lines[2][:20] + "\n"
+    path.write_text("".join(lines))
+    with pytest.raises(ValueError, match=rf"{path.name}: line 3 is corrupt"):
+        load_run(uid, session.data_dir)
+
+
+def test_unknown_and_ambiguous_uids(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no run 'abc'"):
+        load_run("abc", tmp_path)
+    for name in ("ab1.jsonl", "ab2.jsonl"):
+        (tmp_path / name).write_text("")
+    with pytest.raises(ValueError, match="ambiguous"):
+        load_run("ab", tmp_path)
+
+
+def test_writer_never_overwrites_a_stored_run(tmp_path):
+    writer = RunWriter(tmp_path)
+    (tmp_path / "u1.jsonl").write_text("precious\n")
+    with pytest.raises(FileExistsError):
+        writer("start", {"uid": "u1", "time": 0.0})
+    assert (tmp_path / "u1.jsonl").read_text() == "precious\n"
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from femtospin.acquisition import Session, sim_profile
+    from femtospin.plans import delay_grid, delay_scan
+
+    table = sim_profile("CoFeB(5)|Pt(3)", fast=False, seed=3)   # wall clock: slow enough to kill
+    table.lockin.time_constant.put(0.005)
+    session = Session(table, sys.argv[1])
+
+    def report(name, doc):
+        if name == "start":
+            print("start", doc["uid"], flush=True)
+        elif name == "event":
+            print("event", doc["seq_num"], flush=True)
+
+    session.RE.subscribe(report)   # after the writer: a reported event is already stored
+    session.run(delay_scan(table.lockin, table.stage, delay_grid(-500, 5000, 5)))
+    """
+)
+
+
+def test_sigkill_mid_run_leaves_every_recorded_event_readable(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    uid, seen = None, []
+    deadline = time.monotonic() + 60
+    try:
+        while len(seen) < 8 and time.monotonic() < deadline:
+            kind, value = proc.stdout.readline().split()
+            if kind == "start":
+                uid = value
+            else:
+                seen.append(int(value))
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert uid is not None and len(seen) >= 8
+    run = load_run(uid, tmp_path)
+    assert run.stop is None
+    table = run.table()
+    assert set(seen) <= set(table["seq_num"].tolist())
+    assert np.all(np.isfinite(table["lockin_x"])) and np.all(np.isfinite(table["stage_delay"]))

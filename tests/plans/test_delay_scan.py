@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+
+from femtospin.analysis import settle_time
+from femtospin.plans import PlanArgumentError, delay_grid, delay_scan
+
+
+def _messages(session):
+    seen = []
+    session.RE.msg_hook = seen.append
+    return seen
+
+
+@pytest.mark.parametrize("tau, slope", [(0.1, 24), (0.03, 6), (0.3, 12)])
+def test_waits_the_computed_settling_time(fast_table, session_factory, tau, slope):
+    fast_table.lockin.time_constant.put(tau)
+    fast_table.lockin.slope_db.put(slope)
+    session = session_factory(fast_table)
+    seen = _messages(session)
+    session.run(delay_scan(fast_table.lockin, fast_table.stage, [0.0, 50.0, 100.0]))
+    sleeps = [m.args[0] for m in seen if m.command == "sleep"]
+    assert sleeps == pytest.approx([settle_time(tau, slope)] * 3)
+
+
+def test_settled_readings_follow_the_physics(quiet_table, session_factory):
+    session = session_factory(quiet_table)
+    delays = delay_grid(-300.0, 600.0, 30.0)
+    (uid,) = session.run(delay_scan(quiet_table.lockin, quiet_table.stage, delays))
+    from femtospin.acquisition import load_run
+
+    t = load_run(uid, session.data_dir).table()
+    expected = quiet_table.sim.waveform(t["stage_delay"])
+    peak = np.abs(expected).max()
+    # after 10τ at 24 dB the residual of each step is below 1 %
+    assert np.max(np.abs(t["lockin_x"] - expected)) < 0.01 * peak
+    # the recorded delay is the encoder readback, close to the command
+    assert np.allclose(t["stage_delay"], delays, atol=10.0)
+
+
+def test_plus_minus_magnetization_events_carry_condition(fast_table, session_factory):
+    session = session_factory(fast_table)
+    delays = delay_grid(-200.0, 400.0, 20.0)
+    (uid,) = session.run(delay_scan(fast_table.lockin, fast_table.stage, delays, magnet=fast_table.magnet,
+                                    magnetization=(1, -1)))
+    from femtospin.acquisition import load_run
+
+    run = load_run(uid, session.data_dir)
+    t = run.table()
+    assert list(t["magnetization"]) == [1] * len(delays) + [-1] * len(delays)
+    assert np.allclose(t["magnet_field"], 0.0)  # measured at zero field after saturating
+    plus, minus = t["lockin_x"][t["magnetization"] == 1], t["lockin_x"][t["magnetization"] == -1]
+    assert np.corrcoef(plus, minus)[0, 1] < -0.95
+    assert run.start["num_points"] == 2 * len(delays)
+    assert run.start["conditions"] == ["magnetization"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"delays": []}, "delays: empty"),
+        ({"delays": [0.0, 2e6]}, "outside the stage travel"),
+        ({"delays": [0.0, float("nan")]}, "NaN"),
+        ({"delays": [0.0], "magnetization": (1, 2)}, "magnetization: 2"),
+        ({"delays": [0.0], "magnetization": (1,), "saturation_mT": 5000.0}, "saturation_mT: 5000"),
+    ],
+)
+def test_bad_arguments_refused_before_anything_moves(fast_table, session_factory, kwargs, fragment):
+    session = session_factory(fast_table)
+    seen = _messages(session)
+    before = fast_table.sim.carriage_mm, fast_table.sim.field_mT
+    with pytest.raises(PlanArgumentError, match=fragment):
+        session.run(delay_scan(fast_table.lockin, fast_table.stage, magnet=fast_table.magnet, **kwargs))
+    assert seen == []
+    assert (fast_table.sim.carriage_mm, fast_table.sim.field_mT) == before
+    assert not session.data_dir.exists() or not list(session.data_dir.iterdir())
+
+
+def test_magnetization_without_magnet_is_refused(fast_table, session_factory):
+    with pytest.raises(PlanArgumentError, match="magnet: required"):
+        session_factory(fast_table).run(delay_scan(fast_table.lockin, fast_table.stage, [0.0], magnetization=(1,)))
+
+
+def test_delay_grid():
+    assert np.allclose(delay_grid(-100, 100, 50), [-100, -50, 0, 50, 100])
+    assert np.allclose(delay_grid(0, 95, 10), np.arange(0, 91, 10))
+    with pytest.raises(PlanArgumentError, match="step_fs"):
+        delay_grid(0, 100, 0)
+    with pytest.raises(PlanArgumentError, match="stop_fs"):
+        delay_grid(100, 0, 10)
