@@ -42,6 +42,13 @@ class Table:
     clock: SimClock | None = None  # simulated tables only: lets the RunEngine skip waits
     sim: SimTable | None = None
 
+    ROLES = ("stage", "lockin", "magnet", "sample_rotation", "pump_qwp", "probe_qwp", "heater", "spot",
+             "power_meter")
+
+    def devices(self) -> dict[str, object]:
+        """Every device by role."""
+        return {role: getattr(self, role) for role in self.ROLES}
+
 
 def sim_profile(sample: str = "CoFeB(5)|Pt(3)", *, fast: bool = False, seed: int | None = 0,
                 detection: Detection = Detection(), noise: Noise | None = None, pump: Pump = Pump()) -> Table:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bluesky import RunEngine
+from bluesky import RunEngine, SupplementalData
 
 from ._profiles import Table
 from ._progress import ProgressBar
@@ -32,6 +32,8 @@ class Session:
         self.writer = RunWriter(data_directory(data_dir))
         self.RE = RunEngine({"operator": operator or os.environ.get("USER", "unknown"), **table.metadata})
         self.RE.subscribe(self.writer)  # first, so every later callback sees stored documents
+        # every knob and its configuration at start and end of each run: enough to re-analyze or replay
+        self.RE.preprocessors.append(SupplementalData(baseline=list(table.devices().values())))
         if progress:
             self.RE.subscribe(ProgressBar())
         if table.clock is not None and table.clock.accelerated:

@@ -26,7 +26,8 @@ def test_stored_run_reads_back_every_field_and_the_metadata(fast_table, session_
                                  magnetization=(1, -1), md={"purpose": "storage test"})
     run = load_run(uid[:8], session.data_dir)  # a unique prefix is enough
     start = next(d for n, d in docs if n == "start")
-    events = [d for n, d in docs if n == "event"]
+    primary = {d["uid"] for n, d in docs if n == "descriptor" and d["name"] == "primary"}
+    events = [d for n, d in docs if n == "event" and d["descriptor"] in primary]
     assert run.start == json.loads(json.dumps(start))
     assert run.start["sample"]["name"] == "CoFeB(5)|Pt(3)"
     assert run.start["operator"] == "tester"
@@ -41,6 +42,11 @@ def test_stored_run_reads_back_every_field_and_the_metadata(fast_table, session_
     config = run.config("primary")
     assert config["lockin"]["lockin_time_constant"] == pytest.approx(0.1)
     assert config["stage"]["stage_time_zero_mm"] == pytest.approx(25.0)
+    # the baseline records every knob of the table at start and end
+    baseline = run.table("baseline")
+    assert len(baseline["seq_num"]) == 2
+    assert baseline["heater_temperature"] == pytest.approx([300.0, 300.0], abs=0.1)
+    assert {"sample_rotation_angle", "pump_qwp_angle", "spot_position_mm", "power_meter_power"} <= set(baseline)
 
 
 def test_truncated_last_line_is_tolerated_and_corruption_is_named(fast_table, session_factory):
