@@ -23,6 +23,7 @@ from ._transfer import (
     impulse_response,
     load_transfer,
     response_from_samples,
+    response_grid,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "load_transfer",
     "noise_bandwidth",
     "response_from_samples",
+    "response_grid",
     "settle_time",
     "spin_seebeck",
     "spin_voltage",

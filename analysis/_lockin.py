@@ -21,8 +21,14 @@ def filter_order(slope_db: int) -> int:
     return slope_db // 6
 
 
+def _check_tau(tau: float) -> None:
+    if not tau > 0:
+        raise ValueError(f"time constant must be > 0 s, got {tau}")
+
+
 def step_response(t: np.ndarray | float, tau: float, slope_db: int) -> np.ndarray | float:
     """Fraction of a step reached a time ``t`` (s) after it, P(n, t/τ); 0 for t ≤ 0."""
+    _check_tau(tau)
     return gammainc(filter_order(slope_db), np.clip(np.asarray(t, float), 0, None) / tau)
 
 
@@ -45,8 +51,7 @@ def settle_time(tau: float, slope_db: int, tolerance: float = 0.01) -> float:
     -------
     float
     """
-    if tau <= 0:
-        raise ValueError(f"time constant must be > 0 s, got {tau}")
+    _check_tau(tau)
     if not 0 < tolerance < 1:
         raise ValueError(f"tolerance must be in (0, 1), got {tolerance}")
     return float(tau * gammainccinv(filter_order(slope_db), tolerance))
@@ -54,5 +59,6 @@ def settle_time(tau: float, slope_db: int, tolerance: float = 0.01) -> float:
 
 def noise_bandwidth(tau: float, slope_db: int) -> float:
     """Equivalent noise bandwidth (Hz) of the filter: Γ(n − ½) / (4√π·Γ(n)·τ)."""
+    _check_tau(tau)
     n = filter_order(slope_db)
     return float(gamma(n - 0.5) / (4 * np.sqrt(np.pi) * gamma(n) * tau))

@@ -175,7 +175,8 @@ def convolve_gaussian(t: np.ndarray, y: np.ndarray, fwhm: float) -> np.ndarray:
         return y.copy()
     dt = t[1] - t[0]
     half = int(np.ceil(4 * fwhm / dt))
-    kernel = gaussian_kernel(np.arange(-half, half + 1) * dt, fwhm) * dt
+    kernel = gaussian_kernel(np.arange(-half, half + 1) * dt, fwhm)
+    kernel /= kernel.sum()  # exact unit area even when the grid barely resolves the Gaussian
     padded = np.concatenate([np.full(half, y[0]), y, np.full(half, y[-1])])
     return np.convolve(padded, kernel, mode="valid")
 

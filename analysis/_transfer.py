@@ -18,6 +18,7 @@ import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft, rfftfreq
 
 C_UM_PER_PS = 299.792458
+RINGING_FS = 30_000.0  # padding that holds the longest detector response without wrap-around
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,13 @@ def response_from_samples(t_h: np.ndarray, h: np.ndarray, f: np.ndarray) -> np.n
     -------
     ndarray of complex
     """
-    phase = -2j * np.pi * np.outer(np.asarray(f, float) * 1e-3, np.asarray(t_h, float))
-    return np.exp(phase) @ np.asarray(h, float)
+    f = np.asarray(f, float) * 1e-3
+    t_h, h = np.asarray(t_h, float), np.asarray(h, float)
+    out = np.empty(f.shape, complex)
+    chunk = max(1, 2**22 // max(t_h.size, 1))  # bound the f × t matrix to ~64 MB
+    for i in range(0, f.size, chunk):
+        out.flat[i:i + chunk] = np.exp(-2j * np.pi * np.outer(f.flat[i:i + chunk], t_h)) @ h
+    return out
 
 
 def impulse_response(detector: str, dt_fs: float, n: int, probe_fwhm_fs: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
@@ -180,6 +186,13 @@ def check_uniform(t: np.ndarray, what: str = "time grid", rtol: float = 1e-6) ->
     return step
 
 
+def response_grid(n: int, dt_fs: float) -> np.ndarray:
+    """Frequencies (THz) at which :func:`apply_response` evaluates H for ``n`` samples of step ``dt_fs``."""
+    # room for the detector's phonon ringing (several ps) on both sides of the record
+    nfft = next_fast_len(3 * n + int(np.ceil(RINGING_FS / dt_fs)))
+    return rfftfreq(nfft, dt_fs) * 1e3
+
+
 def apply_response(dt_fs: float, field: np.ndarray, response) -> np.ndarray:
     """Signal S = h ∗ E of a field sampled on a uniform grid.
 
@@ -191,9 +204,10 @@ def apply_response(dt_fs: float, field: np.ndarray, response) -> np.ndarray:
         E on the grid. It should be zero at the start (before the pump); its
         last value is tapered to zero over the padding so the wrap-around of
         the FFT does not see a step.
-    response : callable
+    response : callable or ndarray
         ``response(f_THz) -> complex ndarray`` in numpy's convention, e.g.
-        ``functools.partial(detector_response, detector="gap250")``.
+        ``functools.partial(detector_response, detector="gap250")``, or its
+        values at ``response_grid(len(field), dt_fs)`` when several fields share it.
 
     Returns
     -------
@@ -202,8 +216,9 @@ def apply_response(dt_fs: float, field: np.ndarray, response) -> np.ndarray:
     """
     field = np.asarray(field, float)
     n = field.size
-    nfft = next_fast_len(3 * n)
+    f = response_grid(n, dt_fs)
+    nfft = 2 * (f.size - 1)
     taper = field[-1] * 0.5 * (1 + np.cos(np.linspace(0, np.pi, nfft - n)))
     spectrum = rfft(np.concatenate([field, taper]))
-    f = rfftfreq(nfft, dt_fs) * 1e3
-    return irfft(spectrum * response(f), nfft)[:n]
+    h = response(f) if callable(response) else response
+    return irfft(spectrum * h, nfft)[:n]

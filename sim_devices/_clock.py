@@ -3,7 +3,8 @@
 It follows wall time by default, so a lock-in with τ = 100 ms really makes the
 demo wait. An accelerated clock (design.md "Simulated clock") skips every
 simulated wait but adds it to simulated time, so settling, ramps and drift still
-happen in simulated seconds.
+happen in simulated seconds; its time is only what was waited, so a seeded run
+gives the same readings however fast the computer is.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ class SimClock:
 
     def now(self) -> float:
         with self._lock:
-            return time.monotonic() - self._start + self._skipped
+            if self.accelerated:  # purely simulated: a seeded run repeats exactly
+                return self._skipped
+            return time.monotonic() - self._start
 
     def advance(self, seconds: float) -> None:
-        """Add skipped time (accelerated clock only)."""
-        if seconds > 0:
+        """Account a skipped wait (accelerated clock; a wall clock ignores it)."""
+        if self.accelerated and seconds > 0:
             with self._lock:
                 self._skipped += seconds
 

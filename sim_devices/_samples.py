@@ -97,9 +97,10 @@ LIBRARY: dict[str, Sample] = {
         replace(_CoFeB, name="CoFe(3)", stack="CoFe(3 nm)", tau_es_fs=90.0, coercive_mT=3.0, curie_K=1200.0),
         # NiFe decays about 50 % more slowly than CoFeB
         replace(_CoFeB_Pt, name="NiFe(9)|Pt(3)", stack="NiFe(9 nm)|Pt(3 nm)", tau_es_fs=156.0,
-                tau_ep_fs=500.0 / 1.2, js_amplitude=1.0e-3, coercive_mT=0.5, curie_K=850.0),
+                tau_ep_fs=500.0 / 1.2, js_amplitude=1.0e-3, coercive_mT=0.5, switching_width_mT=0.1,
+                curie_K=850.0),
         replace(_CoFeB, name="NiFe(9)", stack="NiFe(9 nm)", tau_es_fs=156.0, tau_ep_fs=500.0,
-                coercive_mT=0.5, curie_K=850.0),
+                coercive_mT=0.5, switching_width_mT=0.1, curie_K=850.0),
         Sample(
             "YIG(3um)|Pt(5.5)", "YIG(3 µm)|Pt(5.5 nm)", model="spin_seebeck",
             substrate="GGG 500 µm", cap="GGG 500 µm",

@@ -68,7 +68,7 @@ class Noise:
 
     additive_V: float = 3e-6
     amplitude: float = 0.005
-    jitter_fs: float = 1.0
+    jitter_fs: float = 0.3
     drift_rms: float = 0.01
     drift_linear_per_s: float = 0.0
     seed: int | None = 0
@@ -100,7 +100,7 @@ def _eos_parts(sample: Sample, pump_fwhm: float, detection: Detection) -> dict[s
         "nernst": analysis.spin_seebeck(t, fwhm=pump_fwhm),
         "background": analysis.gaussian_kernel(t, pump_fwhm) * pump_fwhm,
     }
-    response = detection.response()
+    response = detection.response()(analysis.response_grid(t.size, dt))  # one evaluation for every part
     parts = {}
     for key, e in fields.items():
         s = analysis.apply_response(dt, e, response)
@@ -325,17 +325,17 @@ class SimTable:
             return np.interp(delay_fs, GRID_FS, shape, left=0.0)
 
         scale = (self.pump.fluence_mJcm2 / REFERENCE_FLUENCE_MJCM2) * self.laser_on * (1.0 + self.drift(now))
-        scale *= sample.temperature_factor(self.temperature_K(now))
+        magnetic = sample.temperature_factor(self.temperature_K(now))  # only what M drives follows T_C
         if self.detection.mode == "moke":
-            return scale * self._moke(sample, at)
+            return scale * magnetic * self._moke(sample, at)
         parts = _eos_parts(sample, self.pump.fwhm_fs, self.detection)
         m = self.magnetization
         turn = np.cos(np.radians(self.angle_deg))  # electric dipoles reverse under 180° turning
         qwp = np.radians(self.pump_qwp_deg)
         helicity = np.sin(2 * qwp)  # 45° → σ+, 135° → σ−, 0° → linear
         l1, l2 = sample.linear_qwp
-        signal = (m * turn * (sample.js_amplitude + sample.asymmetry_amplitude) * at(parts["js"])
-                  + m * sample.demag_amplitude * at(parts["demag"])
+        signal = (magnetic * m * (turn * (sample.js_amplitude + sample.asymmetry_amplitude) * at(parts["js"])
+                                  + sample.demag_amplitude * at(parts["demag"]))
                   + turn * (sample.helicity_amplitude * helicity + l1 * np.sin(4 * qwp) + l2 * np.cos(4 * qwp))
                   * at(parts["helicity"])
                   + turn * sample.nernst_per_mT * self.field_mT * at(parts["nernst"])
