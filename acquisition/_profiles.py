@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from femtospin.analysis import crystal
 from femtospin.sim_devices import (
     Detection,
     Noise,
@@ -45,6 +46,18 @@ class Table:
     ROLES = ("stage", "lockin", "magnet", "sample_rotation", "pump_qwp", "probe_qwp", "heater", "spot",
              "power_meter")
 
+    def attach(self, run_engine) -> None:
+        """Prepare a RunEngine for this table: on an accelerated simulated clock its
+        ``sleep`` advances simulated time instead of waiting. Every RunEngine that
+        drives the table must be attached, or a fast table would be read unsettled."""
+        clock = self.clock
+        if clock is not None and clock.accelerated:
+
+            async def skip_sleep(msg):
+                clock.advance(float(msg.args[0]))
+
+            run_engine.register_command("sleep", skip_sleep)
+
     def devices(self) -> dict[str, object]:
         """Every device by role."""
         return {role: getattr(self, role) for role in self.ROLES}
@@ -56,12 +69,19 @@ def sim_profile(sample: str = "CoFeB(5)|Pt(3)", *, fast: bool = False, seed: int
     s = get_sample(sample)
     table = SimTable(s, pump=pump, detection=detection,
                      noise=noise if noise is not None else Noise(seed=seed), clock=SimClock(accelerated=fast))
-    detector = "measured h(t)" if detection.transfer is not None else detection.detector
+    measured = detection.transfer is not None
     metadata = {
         "profile": "sim:fast" if fast else "sim",
         "sample": {"name": s.name, "stack": s.stack, "substrate": s.substrate, "cap": s.cap},
-        "detection": {"mode": detection.mode, "crystal": detector, "probe_fwhm_fs": detection.probe_fwhm_fs,
-                      "transfer": "file" if detection.transfer is not None else "model"},
+        "detection": {
+            "mode": detection.mode,
+            "crystal": "measured h(t)" if measured else detection.detector,
+            "thickness_um": None if measured else crystal(detection.detector).thickness_um,
+            "probe_fwhm_fs": detection.probe_fwhm_fs,
+            # a measured h(t) is stored whole, so the run can be re-analyzed from storage alone
+            "transfer": ({"time_fs": list(detection.transfer[0]), "h": list(detection.transfer[1])}
+                         if measured else "model"),
+        },
         "pump": {"fwhm_fs": pump.fwhm_fs, "fluence_mJcm2": pump.fluence_mJcm2},
     }
     return Table(

@@ -22,8 +22,8 @@ def data_directory(path: str | Path | None = None) -> Path:
 class Session:
     """A RunEngine bound to one table, writing every run to ``data_dir``.
 
-    On a simulated table with an accelerated clock, the RunEngine's ``sleep``
-    advances simulated time instead of waiting, so plans stay unchanged.
+    The table is attached to the RunEngine (:meth:`Table.attach`), so plans stay
+    unchanged on a fast simulated table.
     """
 
     def __init__(self, table: Table, data_dir: str | Path | None = None, *, progress: bool = False,
@@ -36,13 +36,7 @@ class Session:
         self.RE.preprocessors.append(SupplementalData(baseline=list(table.devices().values())))
         if progress:
             self.RE.subscribe(ProgressBar())
-        if table.clock is not None and table.clock.accelerated:
-            clock = table.clock
-
-            async def skip_sleep(msg):
-                clock.advance(float(msg.args[0]))
-
-            self.RE.register_command("sleep", skip_sleep)
+        table.attach(self.RE)
 
     @property
     def data_dir(self) -> Path:

@@ -9,6 +9,7 @@ nothing else. This is the source of truth; other services (a catalog) read from 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,7 @@ class RunWriter:
         f.write(json.dumps([name, doc], default=_encode, separators=(",", ":")) + "\n")
         f.flush()
         if name == "stop":
+            os.fsync(f.fileno())  # a finished run survives a power cut too
             f.close()
             del self._files[run]
             self._run_of = {d: r for d, r in self._run_of.items() if r != run}

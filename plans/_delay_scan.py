@@ -8,7 +8,7 @@ from ophyd import Kind, Signal
 
 from femtospin import analysis
 
-from ._validate import PlanArgumentError, check_choices, check_delays, check_field
+from ._validate import PlanArgumentError, check_choices, check_delays, check_positive
 
 
 def lockin_settle_s(lockin) -> float:
@@ -28,6 +28,13 @@ def set_magnetization(magnet, sign: int, saturation_mT: float, field_mT: float):
     """Saturate along ``sign`` then go to the measuring field (0 mT removes the Nernst part)."""
     yield from bps.mv(magnet, sign * saturation_mT)
     yield from bps.mv(magnet, sign * field_mT)
+
+
+def make_safe(stage, magnet=None):
+    """Leave the table safe: magnet at zero field, stage parked. Runs on every exit of a plan."""
+    if magnet is not None:
+        yield from bps.mv(magnet, 0.0)
+    yield from bps.mv(stage, stage.park_fs.get())
 
 
 def delay_scan(lockin, stage, delays, *, magnet=None, magnetization=(), saturation_mT: float = 50.0,
@@ -58,8 +65,9 @@ def delay_scan(lockin, stage, delays, *, magnet=None, magnetization=(), saturati
         check_choices("magnetization", signs, (1, -1))
         if magnet is None:
             raise PlanArgumentError("magnet: required when magnetization is given")
-        check_field("saturation_mT", saturation_mT, magnet)
-        check_field("field_mT", field_mT, magnet)
+        check_positive("saturation_mT", saturation_mT, magnet.max_field_mT.get(), "mT")
+        if not 0 <= field_mT < saturation_mT:
+            raise PlanArgumentError(f"field_mT: {field_mT} mT is outside [0, saturation_mT = {saturation_mT:g}) mT")
     settle = lockin_settle_s(lockin)
     condition = Signal(name="magnetization", value=signs[0] if signs else 0, kind=Kind.hinted)
     extra = [*readables, *([magnet] if magnet is not None else []), *([condition] if signs else [])]
@@ -74,6 +82,7 @@ def delay_scan(lockin, stage, delays, *, magnet=None, magnetization=(), saturati
         **(md or {}),
     }
 
+    @bpp.finalize_decorator(lambda: make_safe(stage, magnet))
     @bpp.run_decorator(md=_md)
     def inner():
         for sign in signs or [None]:

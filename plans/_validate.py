@@ -37,6 +37,14 @@ def check_field(name: str, value: float, magnet) -> float:
     return float(value)
 
 
+def check_positive(name: str, value: float, upper: float | None = None, units: str = "") -> float:
+    """A finite value > 0 (and ≤ ``upper`` when given)."""
+    if not (np.isfinite(value) and value > 0 and (upper is None or value <= upper)):
+        allowed = f"(0, {upper:g}] {units}" if upper is not None else f"> 0 {units}"
+        raise PlanArgumentError(f"{name}: {value} {units} is outside the allowed range {allowed}".replace("  ", " "))
+    return float(value)
+
+
 def check_choices(name: str, values: Iterable, allowed: Iterable) -> list:
     """A non-empty list whose every item is one of ``allowed``."""
     values, allowed = list(values), list(allowed)

@@ -255,9 +255,10 @@ class SimTemperatureController(_TableDevice):
         if not 0 < temperature_K <= limit:
             raise LimitError(f"{self.name}: setpoint {temperature_K} K outside (0, {limit}] K (sample limit)")
         table = self.table
-        now = table.clock.now()
-        table.thermal.set(now, float(temperature_K), self.ramp_K_per_min.get())
-        wait = table.thermal.stable_at(self.band_K.get(), self.hold_s.get()) - now
+        with table.lock:
+            now = table.clock.now()
+            table.thermal.set(now, float(temperature_K), self.ramp_K_per_min.get())
+            wait = table.thermal.stable_at(self.band_K.get(), self.hold_s.get()) - now
         return _delayed(self, wait, lambda: None)
 
 

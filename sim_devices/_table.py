@@ -240,7 +240,8 @@ class SimTable:
         # delay line (mm along the stage); the calibrated time zero lives in the stage device
         self.true_time_zero_mm = 25.0
         self.backlash_mm = 0.002
-        self.motor_mm = self.carriage_mm = 20.0
+        self.motor_mm = self.true_time_zero_mm - 1000.0 / (FS_PER_MM_VACUUM * N_AIR)  # parked at −1 ps
+        self.carriage_mm = self.motor_mm - self.backlash_mm / 2  # last approached from below
         # knobs
         self.field_mT = 0.0
         self.angle_deg = 0.0

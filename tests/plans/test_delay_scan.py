@@ -87,3 +87,76 @@ def test_delay_grid():
         delay_grid(0, 100, 0)
     with pytest.raises(PlanArgumentError, match="stop_fs"):
         delay_grid(100, 0, 10)
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"saturation_mT": -50.0}, "saturation_mT: -50.0 mT is outside the allowed range"),
+        ({"saturation_mT": 50.0, "field_mT": 60.0}, r"field_mT: 60.0 mT is outside \[0, saturation_mT"),
+        ({"saturation_mT": 50.0, "field_mT": -1.0}, "field_mT: -1.0 mT"),
+    ],
+)
+def test_field_arguments_must_be_magnitudes(fast_table, session_factory, kwargs, fragment):
+    with pytest.raises(PlanArgumentError, match=fragment):
+        session_factory(fast_table).run(delay_scan(fast_table.lockin, fast_table.stage, [0.0],
+                                                   magnet=fast_table.magnet, magnetization=(1,), **kwargs))
+    assert fast_table.sim.field_mT == 0.0
+
+
+class _Boom(RuntimeError):
+    pass
+
+
+def test_failure_mid_run_leaves_the_table_safe_and_the_run_closed(fast_table, session_factory):
+    session = session_factory(fast_table)
+    events = []
+
+    def fail_on_fifth(name, doc):
+        if name == "event" and doc["seq_num"] == 5:
+            events.append(doc)
+            raise _Boom("instrument fault")
+
+    session.RE.subscribe(fail_on_fifth)
+    session.RE.ignore_callback_exceptions = False
+    with pytest.raises(_Boom):
+        session.run(delay_scan(fast_table.lockin, fast_table.stage, delay_grid(0, 500, 10),
+                               magnet=fast_table.magnet, magnetization=(1, -1), field_mT=5.0))
+    assert events  # the fault came mid-sweep, with the field on
+    assert fast_table.sim.field_mT == 0.0
+    assert fast_table.stage.setpoint.get() == fast_table.stage.park_fs.get()
+    from femtospin.acquisition import load_run
+
+    uid = next(session.data_dir.glob("*.jsonl")).stem
+    run = load_run(uid, session.data_dir)
+    assert run.stop["exit_status"] == "fail"
+    assert len(run.table()["seq_num"]) >= 4
+
+
+def test_plain_run_engine_attached_to_a_fast_table_reads_settled_values(quiet_table):
+    from bluesky import RunEngine
+
+    RE = RunEngine({})
+    quiet_table.attach(RE)
+    rows = []
+    RE.subscribe(lambda name, doc: rows.append(doc["data"]) if name == "event" else None)
+    RE(delay_scan(quiet_table.lockin, quiet_table.stage, delay_grid(-200.0, 400.0, 40.0)))
+    x = np.array([r["lockin_x"] for r in rows])
+    expected = quiet_table.sim.waveform(np.array([r["stage_delay"] for r in rows]))
+    assert np.max(np.abs(x - expected)) < 0.01 * np.abs(expected).max()
+
+
+def test_wall_clock_scan_waits_and_reads_settled_values(session_factory):
+    from femtospin.acquisition import load_run, sim_profile
+    from femtospin.sim_devices import Noise
+
+    table = sim_profile("CoFeB(5)|Pt(3)", fast=False, noise=Noise.off())
+    table.lockin.time_constant.put(0.002)
+    session = session_factory(table)
+    start = table.clock.now()
+    (uid,) = session.run(delay_scan(table.lockin, table.stage, delay_grid(-100.0, 300.0, 50.0)))
+    elapsed = table.clock.now() - start
+    assert elapsed >= 9 * settle_time(0.002, 24)  # the waits are real on the wall clock
+    t = load_run(uid, session.data_dir).table()
+    expected = table.sim.waveform(t["stage_delay"])
+    assert np.max(np.abs(t["lockin_x"] - expected)) < 0.02 * np.abs(expected).max()

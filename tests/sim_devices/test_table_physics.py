@@ -434,7 +434,9 @@ def test_lockin_output_settles_after_settle_time(slope):
     tau = 0.3
     table.lockin.time_constant_s = tau
     table.lockin.slope_db = slope
-    assert table.waveform(np.array([table.delay_fs()]))[0] == 0.0  # parked long before time zero
+    table.move_stage(motor_mm_for(-20000.0, table))
+    table.clock.advance(100 * tau)
+    assert table.waveform(np.array([table.delay_fs()]))[0] == 0.0  # long before time zero
     table.move_stage(motor_mm_for(_peak_delay(table), table))
     settled = table.waveform(np.array([table.delay_fs()]))[0]
     assert abs(settled) > 1e-4
@@ -479,6 +481,7 @@ def test_overload_clips_to_sensitivity():
 # ------------------------------------------------------------------ delay stage
 def test_backlash_between_approach_directions():
     table = make()
+    table.move_stage(20.0)
     table.move_stage(21.0)
     from_below = table.carriage_mm
     table.move_stage(22.0)
