@@ -36,6 +36,7 @@ class RunWriter:
         return self.directory / f"{uid}.jsonl"
 
     def __call__(self, name: str, doc: dict) -> None:
+        line = json.dumps([name, doc], default=_encode, separators=(",", ":")) + "\n"  # before any file is touched
         if name == "start":
             self.directory.mkdir(parents=True, exist_ok=True)
             self._files[doc["uid"]] = open(self.path(doc["uid"]), "x", encoding="utf-8")  # never overwrite a run
@@ -51,7 +52,7 @@ class RunWriter:
             if run is None:
                 raise ValueError(f"cannot tell which run a {name!r} document belongs to")
         f = self._files[run]
-        f.write(json.dumps([name, doc], default=_encode, separators=(",", ":")) + "\n")
+        f.write(line)
         f.flush()
         if name == "stop":
             os.fsync(f.fileno())  # a finished run survives a power cut too

@@ -125,3 +125,10 @@ def test_sigkill_mid_run_leaves_every_recorded_event_readable(tmp_path):
     table = run.table()
     assert set(seen) <= set(table["seq_num"].tolist())
     assert np.all(np.isfinite(table["lockin_x"])) and np.all(np.isfinite(table["stage_delay"]))
+
+
+def test_a_document_that_cannot_be_stored_leaves_no_file(tmp_path):
+    writer = RunWriter(tmp_path)
+    with pytest.raises(TypeError, match="cannot store object"):
+        writer("start", {"uid": "u2", "time": 0.0, "bad": object()})
+    assert not (tmp_path / "u2.jsonl").exists()
