@@ -29,14 +29,6 @@ def check_delays(name: str, delays: Iterable[float], stage) -> np.ndarray:
     return values
 
 
-def check_field(name: str, value: float, magnet) -> float:
-    """A field (mT) within the magnet supply's limit."""
-    limit = magnet.max_field_mT.get()
-    if not np.isfinite(value) or abs(value) > limit:
-        raise PlanArgumentError(f"{name}: {value} mT is outside the magnet's range [−{limit:g}, {limit:g}] mT")
-    return float(value)
-
-
 def check_positive(name: str, value: float, upper: float | None = None, units: str = "") -> float:
     """A finite value > 0 (and ≤ ``upper`` when given)."""
     if not (np.isfinite(value) and value > 0 and (upper is None or value <= upper)):
