@@ -22,6 +22,7 @@ class Layer:
     """One ferromagnetic layer of a spin valve for TR-MOKE (physics.md §4d, §4e)."""
 
     coercive_mT: float
+    switching_width_mT: float | None = None  # spread of switching fields; default 10 % of coercive_mT
     A1: float = 0.04  # heat-diffusion plateau (chosen)
     A2: float = 0.12  # electron–phonon plateau (chosen)
     A3: float = 0.02  # state-filling spike (chosen)
@@ -68,6 +69,12 @@ class Sample:
     kerr_rotation_V: float = 0.05  # static Kerr signals at the lock-in, for normalization
     kerr_ellipticity_V: float = 0.03
     layers: tuple[Layer, ...] = ()
+
+    @property
+    def magnetic_layers(self) -> tuple[Layer, ...]:
+        """The spin valve's layers, or the sample itself as one layer (no accumulation)."""
+        return self.layers or (Layer(self.coercive_mT, self.switching_width_mT, tau_m_fs=self.tau_es_fs,
+                                     accumulation=0.0),)
 
     def temperature_factor(self, temperature_K: float) -> float:
         """Amplitude relative to 300 K: ((T_C − T0)/(T_C − 300 K))^α, 0 above T_C."""

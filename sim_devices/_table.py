@@ -113,17 +113,12 @@ def _eos_parts(sample: Sample, pump_fwhm: float, detection: Detection) -> dict[s
 def _moke_parts(sample: Sample, pump_fwhm: float) -> dict[str, np.ndarray]:
     """Normalized −ΔM/M and spin-accumulation shapes per layer on GRID_FS."""
     t = GRID_FS
-    layers = sample.layers or (None,)
     parts = {}
-    for i, layer in enumerate(layers):
-        if layer is None:
-            parts[f"demag{i}"] = analysis.three_temperature(t, 0.04, 0.12, 0.02, sample.tau_es_fs, 500.0, 5000.0, pump_fwhm)
-            parts[f"accumulation{i}"] = np.zeros_like(t)
-        else:
-            parts[f"demag{i}"] = analysis.three_temperature(
-                t, layer.A1, layer.A2, layer.A3, layer.tau_m_fs, layer.tau_e_fs, layer.t0_diff_fs, pump_fwhm)
-            parts[f"accumulation{i}"] = layer.accumulation * analysis.spin_voltage(
-                t, sample.tau_es_fs, sample.tau_ep_fs, sample.R, fwhm=pump_fwhm)
+    for i, layer in enumerate(sample.magnetic_layers):
+        parts[f"demag{i}"] = analysis.three_temperature(
+            t, layer.A1, layer.A2, layer.A3, layer.tau_m_fs, layer.tau_e_fs, layer.t0_diff_fs, pump_fwhm)
+        parts[f"accumulation{i}"] = layer.accumulation * analysis.spin_voltage(
+            t, sample.tau_es_fs, sample.tau_ep_fs, sample.R, fwhm=pump_fwhm)
     return parts
 
 
@@ -251,8 +246,8 @@ class SimTable:
         self.laser_on = 1.0  # fraction of nominal pump power; faults set it to 0
         self.thermal = _Thermal(300.0, lag_s=60.0)
         self.lockin = LockinSettings()
-        self.magnets = [Hysteresis(l.coercive_mT, 0.1 * l.coercive_mT) for l in sample.layers] or [
-            Hysteresis(sample.coercive_mT, sample.switching_width_mT)]
+        self.magnets = [Hysteresis(layer.coercive_mT, layer.switching_width_mT or 0.1 * layer.coercive_mT)
+                        for layer in sample.magnetic_layers]
         self._residual = 0.0  # lock-in filter: part of the last input step not yet settled
         self._step_at = -np.inf
 
@@ -349,7 +344,7 @@ class SimTable:
         ms = [magnet.m for magnet in self.magnets]
         demag = sum(m * at(parts[f"demag{i}"]) for i, m in enumerate(ms))
         # the accumulation in one layer is driven by the other layer's spin current
-        accumulation = sum(ms[-1 - i] * at(parts[f"accumulation{i}"]) for i in range(len(ms))) if len(ms) > 1 else 0.0
+        accumulation = sum(ms[-1 - i] * at(parts[f"accumulation{i}"]) for i in range(len(ms)))
         rotation = sample.kerr_rotation_V * (demag + accumulation)
         ellipticity = sample.kerr_ellipticity_V * demag
         w = np.cos(2 * np.radians(self.probe_qwp_deg)) ** 2
