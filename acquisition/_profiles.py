@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from femtospin.analysis import crystal
+from femtospin.devices import WaveplateAttenuator
 from femtospin.sim_devices import (
     Detection,
     Noise,
@@ -32,19 +33,20 @@ class Table:
 
     stage: object
     lockin: object
-    magnet: object
-    sample_rotation: object
-    pump_qwp: object
-    probe_qwp: object
-    heater: object
-    spot: object
-    power_meter: object
+    magnet: object = None  # a table may lack any role but the stage and the lock-in
+    sample_rotation: object = None
+    pump_qwp: object = None
+    probe_qwp: object = None
+    heater: object = None
+    spot: object = None
+    power_meter: object = None
+    attenuator: object = None
     metadata: dict = field(default_factory=dict)
     clock: SimClock | None = None  # simulated tables only: lets the RunEngine skip waits
     sim: SimTable | None = None
 
     ROLES = ("stage", "lockin", "magnet", "sample_rotation", "pump_qwp", "probe_qwp", "heater", "spot",
-             "power_meter")
+             "power_meter", "attenuator")
 
     def attach(self, run_engine) -> None:
         """Prepare a RunEngine for this table: on an accelerated simulated clock its
@@ -59,8 +61,8 @@ class Table:
             run_engine.register_command("sleep", skip_sleep)
 
     def devices(self) -> dict[str, object]:
-        """Every device by role."""
-        return {role: getattr(self, role) for role in self.ROLES}
+        """Every device on this table by role."""
+        return {role: dev for role in self.ROLES if (dev := getattr(self, role)) is not None}
 
 
 def sim_profile(sample: str = "CoFeB(5)|Pt(3)", *, fast: bool = False, seed: int | None = 0,
@@ -83,6 +85,7 @@ def sim_profile(sample: str = "CoFeB(5)|Pt(3)", *, fast: bool = False, seed: int
                          if measured else "model"),
         },
         "pump": {"fwhm_fs": pump.fwhm_fs, "fluence_mJcm2": pump.fluence_mJcm2},
+        "laser": {"nominal_W": pump.power_W, "threshold_W": 0.5 * pump.power_W},
     }
     return Table(
         stage=SimDelayStage(table, name="stage"),
@@ -94,6 +97,8 @@ def sim_profile(sample: str = "CoFeB(5)|Pt(3)", *, fast: bool = False, seed: int
         heater=SimTemperatureController(table, name="heater"),
         spot=SimTranslationStage(table, name="spot"),
         power_meter=SimPowerMeter(table, name="power_meter"),
+        attenuator=WaveplateAttenuator(SimRotationMount(table, "attenuator_deg", name="attenuator_mount"),
+                                       max_fluence_mJcm2=pump.max_fluence_mJcm2, name="attenuator"),
         metadata=metadata, clock=table.clock, sim=table,
     )
 

@@ -1,5 +1,25 @@
-"""Device interfaces of every role on the table; real instrument devices join them here."""
+"""Device interfaces of every role on the table, and devices any table can build from them."""
 
-from ._interfaces import DelayStage, LockIn, Magnet, PowerMeter, RotationMount, TemperatureController, TranslationStage
+from ._attenuator import WaveplateAttenuator
+from ._interfaces import (
+    Attenuator,
+    DelayStage,
+    LockIn,
+    Magnet,
+    PowerMeter,
+    RotationMount,
+    TemperatureController,
+    TranslationStage,
+)
 
-__all__ = ["DelayStage", "LockIn", "Magnet", "PowerMeter", "RotationMount", "TemperatureController", "TranslationStage"]
+__all__ = [
+    "Attenuator",
+    "DelayStage",
+    "LockIn",
+    "Magnet",
+    "PowerMeter",
+    "RotationMount",
+    "TemperatureController",
+    "TranslationStage",
+    "WaveplateAttenuator",
+]

@@ -105,3 +105,14 @@ class PowerMeter(Protocol):
 
     name: str
     power: Signal
+
+
+@runtime_checkable
+class Attenuator(Protocol):
+    """Pump attenuator; ``fluence`` (mJ/cm²) at the sample, up to ``max_fluence_mJcm2``."""
+
+    name: str
+    fluence: Signal
+    max_fluence_mJcm2: Signal
+
+    def set(self, fluence_mJcm2: float) -> StatusBase: ...

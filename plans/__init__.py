@@ -1,17 +1,74 @@
-"""bluesky plans; they depend only on the device interfaces of ``femtospin.devices``."""
+"""bluesky plans; they depend only on the device interfaces of ``femtospin.devices``.
 
-from ._delay_scan import delay_scan, delay_sweep, lockin_settle_s, make_safe, set_magnetization
-from ._validate import PlanArgumentError, check_choices, check_delays, check_positive, delay_grid
+Every plan validates all its arguments when called (a :class:`PlanArgumentError`
+names the argument, the value and the allowed range; nothing has moved) and
+returns a :class:`Measurement` whose messages leave the table safe on any exit.
+"""
+
+from ._conditions import HELICITY_QWP_DEG, KERR_QWP_DEG, LOOP_ORDER, Dimension, schedule
+from ._measure import measure
+from ._plans import (
+    delay_scan,
+    field_loop,
+    find_time_zero,
+    fluence_series,
+    moke_scan,
+    peak_position,
+    qwp_sweep,
+    temperature_series,
+    thz_emission,
+)
+from ._stubs import (
+    Measurement,
+    UnsafeTableError,
+    delay_sweep,
+    lockin_settle_s,
+    make_safe,
+    prepare_state,
+    read_at,
+    set_magnetization,
+)
+from ._validate import (
+    PlanArgumentError,
+    check_choices,
+    check_delays,
+    check_positive,
+    check_values,
+    delay_grid,
+)
+
+PLANS = {p.__name__: p for p in (thz_emission, delay_scan, moke_scan, temperature_series, fluence_series,
+                                  field_loop, qwp_sweep, find_time_zero)}
 
 __all__ = [
+    "HELICITY_QWP_DEG",
+    "KERR_QWP_DEG",
+    "LOOP_ORDER",
+    "PLANS",
+    "Dimension",
+    "Measurement",
     "PlanArgumentError",
+    "UnsafeTableError",
     "check_choices",
     "check_delays",
     "check_positive",
+    "check_values",
     "delay_grid",
     "delay_scan",
     "delay_sweep",
+    "field_loop",
+    "find_time_zero",
+    "fluence_series",
     "lockin_settle_s",
     "make_safe",
+    "measure",
+    "moke_scan",
+    "peak_position",
+    "prepare_state",
+    "qwp_sweep",
+    "read_at",
+    "schedule",
     "set_magnetization",
+    "temperature_series",
+    "thz_emission",
 ]

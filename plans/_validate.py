@@ -48,11 +48,47 @@ def check_choices(name: str, values: Iterable, allowed: Iterable) -> list:
     return values
 
 
-def delay_grid(start_fs: float, stop_fs: float, step_fs: float) -> np.ndarray:
-    """Uniform delay grid from ``start_fs`` to ``stop_fs`` inclusive."""
+def check_values(name: str, values: Iterable[float], low: float, high: float, units: str, *,
+                 low_open: bool = False) -> list[float]:
+    """A non-empty list of finite values within [low, high] (or (low, high] with ``low_open``)."""
+    values = [float(v) for v in np.atleast_1d(np.asarray(list(values), float))]
+    bracket = "(" if low_open else "["
+    if not values:
+        raise PlanArgumentError(f"{name}: empty; give at least one value in {bracket}{low:g}, {high:g}] {units}")
+    for v in values:
+        if not (np.isfinite(v) and (v > low if low_open else v >= low) and v <= high):
+            raise PlanArgumentError(f"{name}: {v:g} {units} is outside the allowed range "
+                                    f"{bracket}{low:g}, {high:g}] {units}")
+    return values
+
+
+def require(name: str, device, why: str) -> None:
+    """A device role the arguments need."""
+    if device is None:
+        raise PlanArgumentError(f"{name}: required when {why}; this table has none")
+
+
+def delay_grid(start_fs: float, stop_fs: float, step_fs: float, *, fine: tuple[float, float, float] | None = None
+               ) -> np.ndarray:
+    """Uniform delay grid from ``start_fs`` to ``stop_fs`` inclusive, optionally finer near time zero.
+
+    ``fine = (lo_fs, hi_fs, fine_step_fs)`` replaces the points within [lo, hi] by a
+    grid of ``fine_step_fs``.
+    """
+    grid = _uniform("", start_fs, stop_fs, step_fs)
+    if fine is None:
+        return grid
+    lo, hi, fine_step = fine
+    inner = _uniform("fine ", lo, hi, fine_step)
+    if lo < start_fs or hi > stop_fs:
+        raise PlanArgumentError(f"fine: [{lo:g}, {hi:g}] fs is not within [{start_fs:g}, {stop_fs:g}] fs")
+    return np.concatenate([grid[grid < lo], inner, grid[grid > hi]])
+
+
+def _uniform(prefix: str, start_fs: float, stop_fs: float, step_fs: float) -> np.ndarray:
     if not step_fs > 0:
-        raise PlanArgumentError(f"step_fs: {step_fs} fs; must be > 0")
+        raise PlanArgumentError(f"{prefix}step_fs: {step_fs} fs; must be > 0")
     if not stop_fs > start_fs:
-        raise PlanArgumentError(f"stop_fs: {stop_fs} fs; must be greater than start_fs = {start_fs} fs")
+        raise PlanArgumentError(f"{prefix}stop_fs: {stop_fs} fs; must be greater than {prefix}start_fs = {start_fs} fs")
     n = int(np.floor((stop_fs - start_fs) / step_fs + 1e-9)) + 1
     return start_fs + step_fs * np.arange(n)

@@ -54,9 +54,13 @@ class TableSignal(UnitSignal):
         super().__init__(value=None, units=units, **kwargs)
 
     def get(self, **kwargs):
-        self._readback = self._getter(self.parent)
-        self._metadata["timestamp"] = time.time()
-        return self._readback
+        check_fault(self.parent)
+        old, value = self._readback, self._getter(self.parent)
+        self._readback = value
+        self._metadata["timestamp"] = ts = time.time()
+        if value != old:  # like an instrument monitor: subscribers (suspenders) see every new reading
+            self._run_subs(sub_type=self.SUB_VALUE, old_value=old, value=value, timestamp=ts)
+        return value
 
     def put(self, value, **kwargs):
         if self._setter is None:
@@ -74,9 +78,32 @@ def _config(value, units=None):
     return Cpt(UnitSignal, value=value, units=units, kind=Kind.config)
 
 
+def check_fault(device: Device) -> None:
+    """Raise the error a faulty instrument gives (the simulator's injected faults), naming the device."""
+    fault = device.table.fault(device.name)
+    if fault is None or fault.kind == "stuck":  # a stuck motor still answers queries
+        return
+    if fault.kind == "disconnect":
+        raise ConnectionError(f"{device.name}: instrument disconnected")
+    device.table.clock.sleep(fault.timeout_s)
+    raise TimeoutError(f"{device.name}: no reply within {fault.timeout_s:g} s")
+
+
 def _delayed(device: Device, seconds: float, apply: Callable[[], None]) -> DeviceStatus:
-    """Status that finishes after ``seconds`` of simulated time, once ``apply`` has acted on the table."""
+    """Status that finishes after ``seconds`` of simulated time, once ``apply`` has acted on the table.
+
+    A stuck motor never arrives: the status fails after the completion timeout
+    (twice the expected time, at least the fault's timeout), as a real driver's
+    completion polling would.
+    """
+    check_fault(device)
     status = DeviceStatus(device)
+    fault = device.table.fault(device.name)
+    if fault is not None and fault.kind == "stuck":
+        limit = max(2 * seconds, fault.timeout_s)
+        device.table.clock.call_later(limit, lambda: status.set_exception(
+            TimeoutError(f"{device.name}: move did not complete within {limit:g} s (motor stuck)")))
+        return status
 
     def finish():
         try:
@@ -179,6 +206,7 @@ class SimLockIn(_TableDevice):
     phase = _lockin_setting("phase_deg")
 
     def trigger(self) -> DeviceStatus:
+        check_fault(self)
         x, y, overload = self.table.lockin_output()
         ts = time.time()
         for sig, value in ((self.x, x), (self.y, y), (self.r, float(np.hypot(x, y))),

@@ -27,11 +27,43 @@ N_AIR = 1.000275  # 800 nm, dry air near 20 °C
 
 @dataclass(frozen=True)
 class Pump:
-    """Pump pulse: duration (intensity FWHM), fluence and mean power."""
+    """Pump pulse: duration (intensity FWHM), fluence at the sample and laser power.
+
+    The fluence is set by a half-wave-plate attenuator in front of a polarizer;
+    ``max_fluence_mJcm2`` is its full transmission. The power meter reads
+    ``power_W`` from a pick-off before the attenuator, so it watches the laser,
+    not the attenuator setting.
+    """
 
     fwhm_fs: float = 40.0
     fluence_mJcm2: float = REFERENCE_FLUENCE_MJCM2
     power_W: float = 0.5
+    max_fluence_mJcm2: float = 1.0
+
+    def __post_init__(self):
+        if not 0 < self.fluence_mJcm2 <= self.max_fluence_mJcm2:
+            raise ValueError(f"pump fluence {self.fluence_mJcm2} mJ/cm² outside (0, {self.max_fluence_mJcm2}]")
+
+
+FAULT_KINDS = ("timeout", "stuck", "disconnect")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An instrument fault from simulated time ``at_s`` on.
+
+    ``timeout``: queries get no reply within ``timeout_s``; ``stuck``: moves never
+    complete; ``disconnect``: every operation fails at once.
+    """
+
+    device: str
+    kind: str
+    at_s: float = 0.0
+    timeout_s: float = 3.0
+
+    def __post_init__(self):
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind {self.kind!r} is not one of {FAULT_KINDS}")
 
 
 @dataclass(frozen=True)
@@ -78,6 +110,7 @@ class Noise:
         return Noise(0.0, 0.0, 0.0, 0.0, 0.0, 0)
 
 
+KNOBS = ("angle_deg", "pump_qwp_deg", "probe_qwp_deg", "attenuator_deg", "spot_mm", "laser_on")
 REFERENCE_ENBW_HZ = analysis.noise_bandwidth(0.1, 24)
 GRID_FS = np.arange(-4000.0, 12000.0, 1.0)
 
@@ -230,6 +263,8 @@ class SimTable:
         self.clock = clock or SimClock()
         self.regions = regions
         self.rng = np.random.default_rng(noise.seed)
+        # the power meter draws its own noise, so polling it never changes the lock-in's noise sequence
+        self.power_rng = np.random.default_rng(None if noise.seed is None else noise.seed + 1)
         self.drift = _Drift(noise.drift_rms, noise.drift_linear_per_s, self.rng)
         self.lock = threading.RLock()
         # delay line (mm along the stage); the calibrated time zero lives in the stage device
@@ -243,7 +278,10 @@ class SimTable:
         self.pump_qwp_deg = 0.0
         self.probe_qwp_deg = 0.0
         self.spot_mm = 0.0
-        self.laser_on = 1.0  # fraction of nominal pump power; faults set it to 0
+        self.attenuator_deg = float(np.degrees(0.5 * np.arccos(np.sqrt(pump.fluence_mJcm2 / pump.max_fluence_mJcm2))))
+        self.laser_on = 1.0  # fraction of nominal laser power
+        self.dropouts: list[tuple[float, float]] = []  # (start, end) in simulated s with the laser off
+        self.faults: list[Fault] = []
         self.thermal = _Thermal(300.0, lag_s=60.0)
         self.lockin = LockinSettings()
         self.magnets = [Hysteresis(layer.coercive_mT, layer.switching_width_mT or 0.1 * layer.coercive_mT)
@@ -283,12 +321,45 @@ class SimTable:
         self.change(apply)
 
     def set_knob(self, name: str, value: float) -> None:
-        """Set ``angle_deg``, ``pump_qwp_deg``, ``probe_qwp_deg``, ``spot_mm`` or ``laser_on``."""
-        if name not in ("angle_deg", "pump_qwp_deg", "probe_qwp_deg", "spot_mm", "laser_on"):
+        """Set ``angle_deg``, ``pump_qwp_deg``, ``probe_qwp_deg``, ``attenuator_deg``, ``spot_mm`` or ``laser_on``."""
+        if name not in KNOBS:
             raise AttributeError(f"SimTable has no knob {name!r}")
         self.change(lambda: setattr(self, name, float(value)))
 
+    # ----------------------------------------------------------------- faults
+    def inject_dropout(self, after_s: float, duration_s: float) -> None:
+        """Switch the laser off for ``duration_s`` simulated seconds, ``after_s`` from now."""
+        if not (after_s >= 0 and duration_s > 0):
+            raise ValueError(f"dropout needs after_s ≥ 0 and duration_s > 0, got {after_s}, {duration_s}")
+        start = self.clock.now() + after_s
+        self.dropouts.append((start, start + duration_s))
+
+    def inject_fault(self, device: str, kind: str, *, after_s: float = 0.0, timeout_s: float = 3.0) -> Fault:
+        """Make ``device`` (its name) fail with ``kind`` from ``after_s`` simulated seconds from now."""
+        fault = Fault(device, kind, self.clock.now() + after_s, timeout_s)
+        self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def fault(self, device: str) -> Fault | None:
+        """The fault ``device`` suffers now, if any."""
+        now = self.clock.now()
+        return next((f for f in self.faults if f.device == device and now >= f.at_s), None)
+
+    def laser_level(self, now: float) -> float:
+        """Laser power as a fraction of nominal at simulated time ``now``."""
+        if any(start <= now < end for start, end in self.dropouts):
+            return 0.0
+        return self.laser_on
+
     # ------------------------------------------------------------------ reads
+    @property
+    def fluence_mJcm2(self) -> float:
+        """Fluence at the sample behind the half-wave-plate attenuator (Malus: cos² 2θ)."""
+        return self.pump.max_fluence_mJcm2 * float(np.cos(2 * np.radians(self.attenuator_deg)) ** 2)
+
     @property
     def magnetization(self) -> float:
         """Magnetization of the (first) magnetic layer, −1 … +1."""
@@ -320,7 +391,7 @@ class SimTable:
         def at(shape):
             return np.interp(delay_fs, GRID_FS, shape, left=0.0)
 
-        scale = (self.pump.fluence_mJcm2 / REFERENCE_FLUENCE_MJCM2) * self.laser_on * (1.0 + self.drift(now))
+        scale = (self.fluence_mJcm2 / REFERENCE_FLUENCE_MJCM2) * self.laser_level(now) * (1.0 + self.drift(now))
         magnetic = sample.temperature_factor(self.temperature_K(now))  # only what M drives follows T_C
         if self.detection.mode == "moke":
             return scale * magnetic * self._moke(sample, at)
@@ -384,5 +455,5 @@ class SimTable:
     def pump_power_W(self) -> float:
         with self.lock:
             now = self.clock.now()
-            noise = self.noise.amplitude * self.rng.standard_normal()
-            return float(self.pump.power_W * self.laser_on * (1.0 + self.drift(now) + noise))
+            noise = self.noise.amplitude * self.power_rng.standard_normal()
+            return float(self.pump.power_W * self.laser_level(now) * (1.0 + self.drift(now) + noise))

@@ -1,0 +1,98 @@
+"""The one executor behind every measurement plan: a list of condition steps, each a set of delays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+import numpy as np
+from ophyd import Kind, Signal
+
+from ._conditions import Dimension
+from ._stubs import Measurement, lockin_settle_s, make_safe, read_at
+
+PER_POINT_OVERHEAD_S = 0.02  # RunEngine, storage and instrument I/O per point
+
+
+def measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], steps: list[tuple[dict, list[int]]], *,
+            plan_name: str, plan_args: dict, power_meter=None, magnet=None, heater=None, readables=(),
+            md: dict | None = None) -> Measurement:
+    """One run over ``steps``, as made by :func:`schedule` or by a specialised plan.
+
+    Each step sets the conditions that changed (a checkpoint first, so a
+    suspension redoes them) and measures its delays. Every event carries the
+    stage and lock-in readings, the power meter, the readbacks of the devices
+    that set conditions, and one field per condition. On any exit the table is
+    made safe inside the run, so the closing baseline shows the safe state.
+
+    ``magnet`` and ``heater`` are the devices :func:`make_safe` must bring back;
+    pass the heater only if the plan changed its setpoint.
+    """
+    by_name = {d.name: d for d in dims}
+    conditions = list(steps[0][0]) if steps else []
+    signals = {name: Signal(name=name, value=steps[0][0][name], kind=Kind.hinted) for name in conditions}
+    devices = _unique([stage, lockin, *([power_meter] if power_meter is not None else []),
+                       *(dev for d in dims for dev in d.devices), *readables])
+    detectors = [*devices, *signals.values()]
+    settle = lockin_settle_s(lockin)
+    num_points = sum(len(idx) for _, idx in steps)
+    values = {name: list(dict.fromkeys(conds[name] for conds, _ in steps)) for name in conditions}
+    estimated = estimate_s(steps, by_name, delays, settle, stage)
+    _md = {
+        "plan_name": plan_name,
+        "plan_args": plan_args,
+        "num_points": num_points,
+        "conditions": conditions,
+        "condition_values": values,
+        "settle_s": settle,
+        "estimated_duration_s": estimated,
+        "hints": {"dimensions": [([stage.delay.name], "primary")]},
+        **(md or {}),
+    }
+
+    @bpp.run_decorator(md=_md)
+    @bpp.finalize_decorator(lambda: make_safe(stage, magnet, heater))
+    def run():
+        current: dict = {}
+        for conds, indices in steps:
+            yield from bps.checkpoint()
+            for name in conditions:
+                if name in current and current[name] == conds[name]:
+                    continue
+                dim = by_name.get(name)
+                if dim is not None and dim.move is not None:
+                    yield from dim.move(conds[name])
+                yield from bps.mv(signals[name], conds[name])
+                current[name] = conds[name]
+            for k, i in enumerate(indices):
+                if k:
+                    yield from bps.checkpoint()
+                yield from read_at(stage, delays[i], settle, detectors, power_meter)
+
+    return Measurement(run(), _md, estimated)
+
+
+def estimate_s(steps, by_name: dict[str, Dimension], delays: np.ndarray, settle_s: float, stage) -> float:
+    """Expected duration: lock-in settling and stage travel per point plus every condition change."""
+    velocity = float(stage.velocity_mm_s.get()) if hasattr(stage, "velocity_mm_s") else 10.0
+    fs_per_mm = float(stage.fs_per_mm.get())
+    total, current, last = 0.0, {}, float(stage.park_fs.get())
+    for conds, indices in steps:
+        for name, value in conds.items():
+            if name in by_name and current.get(name) != value:
+                total += by_name[name].change_s(current.get(name), value)
+            current[name] = value
+        for i in indices:
+            total += settle_s + abs(delays[i] - last) / fs_per_mm / velocity + PER_POINT_OVERHEAD_S
+            last = delays[i]
+    return float(total)
+
+
+def _unique(devices):
+    seen, out = set(), []
+    for d in devices:
+        if id(d) not in seen:
+            seen.add(id(d))
+            out.append(d)
+    return out

@@ -1,0 +1,243 @@
+"""The measurement plans. Each validates every argument when called, before any message, and
+returns a :class:`Measurement`; devices are passed by their role on the table."""
+
+from __future__ import annotations
+
+import bluesky.plan_stubs as bps
+import bluesky.preprocessors as bpp
+import numpy as np
+
+from ._conditions import (
+    FAST_BY_DEFAULT,
+    LOOP_ORDER,
+    Dimension,
+    angle_dim,
+    fluence_dim,
+    helicity_dim,
+    kerr_dim,
+    magnetization_dim,
+    schedule,
+    spot_dim,
+    state_dim,
+    temperature_dim,
+)
+from ._measure import measure
+from ._stubs import Measurement, lockin_settle_s, make_safe, read_at
+from ._validate import (
+    PlanArgumentError,
+    check_delays,
+    check_positive,
+    check_values,
+    require,
+)
+
+
+def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pump_qwp=None, probe_qwp=None,
+                 heater=None, spot=None, attenuator=None, power_meter=None,
+                 magnetization=(), angles=(), helicities=(), kerr=(), states=(), temperatures=(), spots=(),
+                 fluences=(), repeats: int = 1, interleave: str = "scan", order: str = "abba", fast=None,
+                 saturation_mT: float = 50.0, field_mT: float = 0.0, reverse_mT: float | None = None,
+                 ramp_K_per_min: float | None = None, readables=(), md: dict | None = None,
+                 plan_name: str = "thz_emission") -> Measurement:
+    """One run of delay sweeps over every combination of the given conditions.
+
+    Parameters
+    ----------
+    lockin, stage
+        The lock-in and the delay stage.
+    delays : sequence of float
+        Delays in fs (see :func:`delay_grid` for start/stop/step and a finer
+        grid near time zero).
+    magnet, sample_rotation, pump_qwp, probe_qwp, heater, spot, attenuator, power_meter : optional
+        Devices by role; each is needed only by the conditions that use it. With a
+        power meter, every point reads the pump power before the lock-in (laser-drop
+        suspender).
+    magnetization : sequence of {+1, −1}
+        Saturate at ±``saturation_mT``, measure at ±``field_mT`` (0 removes the Nernst part).
+    angles : sequence of float
+        Sample angles in degrees (0°/180° separate E_js from E_M).
+    helicities : sequence of {+1, −1, 0}
+        σ+, σ− or linear pump (quarter-wave plate at 45°, 135°, 0°).
+    kerr : sequence of {"rotation", "ellipticity"}
+        TR-MOKE quantity, selected by the probe quarter-wave plate.
+    states : sequence of {"P", "AP"}
+        Spin-valve states prepared by :func:`prepare_state` (needs ``reverse_mT`` for AP).
+    temperatures, spots, fluences : sequence of float
+        Sample temperatures (K), spot positions (mm), pump fluences (mJ/cm²).
+    repeats : int
+        Passes over every combination of the fast conditions.
+    interleave : {"scan", "point"}
+        ``scan``: a whole sweep per combination; ``point``: combinations cycled at each delay.
+    order : {"abba", "cyclic"}
+        ``abba`` reverses every other pass (+ − − +), cancelling a linear drift.
+    fast : sequence of str, optional
+        Conditions interleaved inside each repeat; default the cheap ones
+        (state, angle, helicity, kerr, magnetization). The others are outer loops.
+    """
+    delays = check_delays("delays", delays, stage)
+    requested = {"temperature_K": temperatures, "spot_mm": spots, "fluence_mJcm2": fluences, "state": states,
+                 "angle_deg": angles, "helicity": helicities, "kerr": kerr, "magnetization": magnetization}
+    builders = {
+        "temperature_K": lambda v: temperature_dim(heater, v, ramp_K_per_min),
+        "spot_mm": lambda v: spot_dim(spot, v),
+        "fluence_mJcm2": lambda v: fluence_dim(attenuator, v),
+        "state": lambda v: state_dim(magnet, v, saturation_mT, reverse_mT),
+        "angle_deg": lambda v: angle_dim(sample_rotation, v),
+        "helicity": lambda v: helicity_dim(pump_qwp, v),
+        "kerr": lambda v: kerr_dim(probe_qwp, v),
+        "magnetization": lambda v: magnetization_dim(magnet, v, saturation_mT, field_mT),
+    }
+    if len(list(magnetization)) and len(list(states)):
+        raise PlanArgumentError("states: give either magnetization or spin-valve states, not both")
+    dims = [builders[name](list(values)) for name in LOOP_ORDER if len(list(values := requested[name]))]
+    fast = [d.name for d in dims if d.name in FAST_BY_DEFAULT] if fast is None else list(fast)
+    steps = schedule(dims, fast, repeats, len(delays), interleave, order)
+    args = {"delays": delays.tolist(), **{k: list(v) for k, v in requested.items() if len(list(v))},
+            "repeats": repeats, "interleave": interleave, "order": order, "fast": fast,
+            "saturation_mT": saturation_mT, "field_mT": field_mT, "reverse_mT": reverse_mT,
+            "ramp_K_per_min": ramp_K_per_min}
+    return measure(lockin, stage, delays, dims, steps, plan_name=plan_name, plan_args=args,
+                   power_meter=power_meter, magnet=magnet, heater=heater if len(list(temperatures)) else None,
+                   readables=readables, md={"fast_conditions": fast, "interleave": interleave, "order": order,
+                                            **(md or {})})
+
+
+def delay_scan(lockin, stage, delays, *, magnet=None, magnetization=(), saturation_mT: float = 50.0,
+               field_mT: float = 0.0, power_meter=None, readables=(), md: dict | None = None) -> Measurement:
+    """Delay sweeps at the current conditions, or one per magnetization sign (a :func:`thz_emission`)."""
+    return thz_emission(lockin, stage, delays, magnet=magnet, magnetization=magnetization,
+                        saturation_mT=saturation_mT, field_mT=field_mT, power_meter=power_meter,
+                        readables=readables, md=md, plan_name="delay_scan")
+
+
+def moke_scan(lockin, stage, delays, *, probe_qwp, kerr=("rotation",), magnet=None, magnetization=(), states=(),
+              saturation_mT: float = 50.0, reverse_mT: float | None = None, static_kerr_V: dict | None = None,
+              **kwargs) -> Measurement:
+    """TR-MOKE: Kerr rotation and/or ellipticity (probe quarter-wave plate) over magnetization or P/AP states.
+
+    ``static_kerr_V`` ({"rotation": V, "ellipticity": V}, with optional
+    ``"stderr"``) is the static Kerr signal used to normalize; it is stored in
+    the start document so the normalization travels with the data.
+    """
+    if static_kerr_V is not None:
+        for key, value in static_kerr_V.items():
+            if key in ("rotation", "ellipticity") and not (np.isfinite(value) and value != 0):
+                raise PlanArgumentError(f"static_kerr_V: {key} = {value} V; must be finite and non-zero")
+    md = {**(kwargs.pop("md", None) or {}), "static_kerr_V": static_kerr_V}
+    return thz_emission(lockin, stage, delays, probe_qwp=probe_qwp, kerr=kerr, magnet=magnet,
+                        magnetization=magnetization, states=states, saturation_mT=saturation_mT,
+                        reverse_mT=reverse_mT, md=md, plan_name="moke_scan", **kwargs)
+
+
+def temperature_series(lockin, stage, delays, temperatures, *, heater, magnet=None, magnetization=(1, -1),
+                       ramp_K_per_min: float | None = None, **kwargs) -> Measurement:
+    """±M sweeps at each temperature; each setpoint is reached at the limited ramp and held stable."""
+    return thz_emission(lockin, stage, delays, heater=heater, magnet=magnet, temperatures=temperatures,
+                        magnetization=magnetization, ramp_K_per_min=ramp_K_per_min,
+                        plan_name="temperature_series", **kwargs)
+
+
+def fluence_series(lockin, stage, delays, fluences, *, attenuator, magnet=None, magnetization=(1, -1),
+                   **kwargs) -> Measurement:
+    """±M sweeps at each pump fluence (mJ/cm²)."""
+    return thz_emission(lockin, stage, delays, attenuator=attenuator, magnet=magnet, fluences=fluences,
+                        magnetization=magnetization, plan_name="fluence_series", **kwargs)
+
+
+def field_loop(lockin, stage, magnet, delays, *, max_field_mT: float, step_mT: float, power_meter=None,
+               readables=(), md: dict | None = None) -> Measurement:
+    """Signal versus field, down from +``max_field_mT`` to −``max_field_mT`` and back up: the hysteresis loop.
+
+    ``delays`` is one delay (signal at a fixed delay) or several (a waveform per
+    field, whose RMS the analysis takes). Events carry ``field_mT`` (setpoint)
+    and ``branch`` (``down``/``up``) besides the Hall readback.
+    """
+    delays = check_delays("delays", np.atleast_1d(delays), stage)
+    check_positive("max_field_mT", max_field_mT, magnet.max_field_mT.get(), "mT")
+    check_positive("step_mT", step_mT, max_field_mT, "mT")
+    n = int(np.floor(2 * max_field_mT / step_mT + 1e-9))
+    down = max_field_mT - step_mT * np.arange(n + 1)
+    up = down[::-1]
+    ramp, settle = float(magnet.ramp_mT_s.get()), float(magnet.settle_s.get())
+    dims = [Dimension("branch", ("down", "up")),
+            Dimension("field_mT", tuple(down), "mT", lambda f: bps.mv(magnet, float(f)), (magnet,),
+                      lambda old, new: abs(new - (old or 0.0)) / ramp + settle)]
+    steps = ([({"branch": "down", "field_mT": float(f)}, list(range(len(delays)))) for f in down]
+             + [({"branch": "up", "field_mT": float(f)}, list(range(len(delays)))) for f in up])
+    args = {"delays": delays.tolist(), "max_field_mT": max_field_mT, "step_mT": step_mT}
+    return measure(lockin, stage, delays, dims, steps, plan_name="field_loop", plan_args=args,
+                   power_meter=power_meter, magnet=magnet, readables=readables, md=md)
+
+
+def qwp_sweep(lockin, stage, pump_qwp, delays, angles, *, power_meter=None, readables=(),
+              md: dict | None = None) -> Measurement:
+    """Signal versus pump quarter-wave-plate angle φ (decomposed as C·sin2φ + L1·sin4φ + L2·cos4φ + D)."""
+    delays = check_delays("delays", np.atleast_1d(delays), stage)
+    require("pump_qwp", pump_qwp, "sweeping the quarter-wave plate")
+    angles = check_values("angles", angles, -360.0, 360.0, "deg")
+    dim = angle_dim(pump_qwp, angles)
+    dim = Dimension("qwp_deg", dim.values, "deg", dim.move, dim.devices, dim.change_s)
+    steps = [({"qwp_deg": a}, list(range(len(delays)))) for a in angles]
+    return measure(lockin, stage, delays, [dim], steps, plan_name="qwp_sweep",
+                   plan_args={"delays": delays.tolist(), "angles": angles}, power_meter=power_meter,
+                   readables=readables, md=md)
+
+
+def find_time_zero(lockin, stage, *, start_fs: float = -3000.0, stop_fs: float = 3000.0, step_fs: float = 50.0,
+                   fine_step_fs: float | None = 10.0, md: dict | None = None) -> Measurement:
+    """Locate the signal peak and store the stage position that puts it at delay 0.
+
+    A coarse sweep over [``start_fs``, ``stop_fs``] finds the peak of |X|; an
+    optional fine sweep of ±3 coarse steps refines it, with a parabola through
+    the three highest points. The stage's ``time_zero_mm`` is updated and the
+    new value recorded in the run's ``time_zero`` stream; the plan returns it.
+    """
+    from ._validate import delay_grid
+
+    coarse = check_delays("delays", delay_grid(start_fs, stop_fs, step_fs), stage)
+    if fine_step_fs is not None:
+        check_positive("fine_step_fs", fine_step_fs, step_fs, "fs")
+    settle = lockin_settle_s(lockin)
+    x_field = lockin.x.name
+    _md = {"plan_name": "find_time_zero", "num_points": len(coarse),
+           "plan_args": {"start_fs": start_fs, "stop_fs": stop_fs, "step_fs": step_fs, "fine_step_fs": fine_step_fs},
+           "conditions": [], "settle_s": settle, "hints": {"dimensions": [([stage.delay.name], "primary")]},
+           **(md or {})}
+
+    def sweep(delays):
+        found = []
+        for d in delays:
+            yield from bps.checkpoint()
+            reading = yield from read_at(stage, d, settle, [stage, lockin])
+            found.append((reading[stage.delay.name]["value"], reading[x_field]["value"]))
+        return np.array(found)
+
+    @bpp.run_decorator(md=_md)
+    @bpp.finalize_decorator(lambda: make_safe(stage))
+    def run():
+        data = yield from sweep(coarse)
+        if fine_step_fs is not None:
+            centre = data[np.argmax(np.abs(data[:, 1])), 0]
+            lo, hi = max(centre - 3 * step_fs, stage.low_limit_fs.get()), min(centre + 3 * step_fs,
+                                                                               stage.high_limit_fs.get())
+            data = yield from sweep(delay_grid(lo, hi, fine_step_fs))
+        peak_fs = peak_position(data[:, 0], data[:, 1])
+        new = stage.time_zero_mm.get() + peak_fs / stage.fs_per_mm.get()
+        yield from bps.mv(stage.time_zero_mm, new)
+        yield from bps.trigger_and_read([stage.time_zero_mm], name="time_zero")
+        return new
+
+    estimated = len(coarse) * (settle + 0.05) + (7 * step_fs / fine_step_fs * (settle + 0.05) if fine_step_fs else 0)
+    return Measurement(run(), _md, estimated)
+
+
+def peak_position(delays: np.ndarray, signal: np.ndarray) -> float:
+    """Delay of the largest |signal|, refined by a parabola through it and its neighbours."""
+    order = np.argsort(delays)
+    d, s = np.asarray(delays, float)[order], np.abs(np.asarray(signal, float)[order])
+    i = int(np.argmax(s))
+    if 0 < i < len(d) - 1:
+        a, b, _ = np.polyfit(d[i - 1:i + 2], s[i - 1:i + 2], 2)
+        if a < 0:
+            return float(np.clip(-b / (2 * a), d[i - 1], d[i + 1]))
+    return float(d[i])

@@ -1,0 +1,108 @@
+"""Stubs every measurement plan is built from: settle, measure a point, set a field state, leave safe."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+import bluesky.plan_stubs as bps
+from bluesky.utils import Msg
+
+from femtospin import analysis
+
+
+class UnsafeTableError(RuntimeError):
+    """A device could not be brought to its safe state at the end of a plan."""
+
+
+@dataclass
+class Measurement:
+    """A validated plan, ready for a RunEngine: its messages, start metadata and expected duration.
+
+    Plans validate every argument when called, before any message exists, and
+    return one of these; iterating it yields the messages.
+    """
+
+    messages: Generator[Msg, object, object]
+    md: dict = field(default_factory=dict)
+    estimated_s: float = 0.0
+
+    def __iter__(self):
+        return self.messages
+
+
+def lockin_settle_s(lockin) -> float:
+    """Settling time of the lock-in for its configured time constant and slope."""
+    return analysis.settle_time(lockin.time_constant.get(), lockin.slope_db.get())
+
+
+def read_at(stage, delay_fs: float, settle_s: float, detectors, power_meter=None):
+    """Go to one delay, let the lock-in settle and record one event.
+
+    The power meter is read before the lock-in is triggered, so a laser drop trips
+    the suspender and the point is repeated rather than recorded. Callers put a
+    checkpoint before the moves a repeat must redo.
+    """
+    yield from bps.mv(stage, float(delay_fs))
+    yield from bps.sleep(settle_s)
+    if power_meter is not None:
+        yield from bps.rd(power_meter.power)
+    return (yield from bps.trigger_and_read(list(detectors)))
+
+
+def delay_sweep(stage, lockin, delays, settle_s: float, readables=(), power_meter=None):
+    """Move through ``delays``; at each, wait for the lock-in to settle and record one event."""
+    for delay in delays:
+        yield from bps.checkpoint()
+        yield from read_at(stage, delay, settle_s, [stage, lockin, *readables], power_meter)
+
+
+def set_magnetization(magnet, sign: int, saturation_mT: float, field_mT: float = 0.0):
+    """Saturate along ``sign`` then go to the measuring field (0 mT removes the Nernst part)."""
+    yield from bps.mv(magnet, sign * saturation_mT)
+    yield from bps.mv(magnet, sign * field_mT)
+
+
+def prepare_state(magnet, state: str, saturation_mT: float, reverse_mT: float | None = None):
+    """Field sequence for a spin valve, ending at zero field (physics.md §4e).
+
+    ``"P"``: saturate both layers at +``saturation_mT``. ``"AP"``: then apply
+    −``reverse_mT``, between the two layers' coercive fields, so only the softer
+    layer switches.
+    """
+    yield from bps.mv(magnet, saturation_mT)
+    if state == "AP":
+        yield from bps.mv(magnet, -reverse_mT)
+    yield from bps.mv(magnet, 0.0)
+
+
+def make_safe(stage, magnet=None, heater=None):
+    """Leave the table safe on every exit: field to zero, heater to its safe setpoint, stage parked.
+
+    Each device is tried even when another fails (a disconnected magnet must
+    not keep the heater hot); the failures are raised together at the end. The
+    heater is given its safe setpoint without waiting for it to get there.
+    """
+    steps = []
+    if magnet is not None:
+        steps.append((magnet, lambda: bps.mv(magnet, 0.0)))
+    if heater is not None:
+        steps.append((heater, lambda: bps.abs_set(heater, heater.safe_K.get())))
+    steps.append((stage, lambda: bps.mv(stage, stage.park_fs.get())))
+    failures = []
+    for device, step in steps:
+        try:
+            yield from step()
+        except Exception as exc:  # noqa: BLE001 — carry on with the other devices, report below
+            failures.append(f"{device.name}: {_cause(exc)}")
+    if failures:
+        raise UnsafeTableError("table not left safe — " + "; ".join(failures))
+
+
+def _cause(exc: BaseException) -> str:
+    """The device's own error inside a failed ophyd status."""
+    status = exc.args[0] if exc.args else None
+    inner = getattr(status, "exception", None)
+    if callable(inner) and inner() is not None:
+        return str(inner())
+    return str(exc)
