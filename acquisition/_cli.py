@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+
+from . import _cmd_run
 
 
 def _demo(args) -> int:
@@ -25,11 +28,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", help="where the figure goes (default: the data directory)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
+    _cmd_run.register(sub)
     return parser
 
 
+def _attach_negative_values(argv: list[str]) -> list[str]:
+    """``--delays -500:1500:20`` → ``--delays=-500:1500:20``: argparse would take the value for an option."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i].startswith("--") and "=" not in argv[i] and i + 1 < len(argv) and re.match(r"^-[\d.]", argv[i + 1]):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
     return args.func(args)
 
 

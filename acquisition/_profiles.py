@@ -14,6 +14,7 @@ from femtospin.sim_devices import (
     Detection,
     Noise,
     Pump,
+    Sample,
     SimClock,
     SimDelayStage,
     SimLockIn,
@@ -65,10 +66,10 @@ class Table:
         return {role: dev for role in self.ROLES if (dev := getattr(self, role)) is not None}
 
 
-def sim_profile(sample: str = "CoFeB(5)|Pt(3)", *, fast: bool = False, seed: int | None = 0,
+def sim_profile(sample: str | Sample = "CoFeB(5)|Pt(3)", *, fast: bool = False, seed: int | None = 0,
                 detection: Detection = Detection(), noise: Noise | None = None, pump: Pump = Pump()) -> Table:
     """The simulated table with ``sample`` in the beam."""
-    s = get_sample(sample)
+    s = sample if isinstance(sample, Sample) else get_sample(sample)
     table = SimTable(s, pump=pump, detection=detection,
                      noise=noise if noise is not None else Noise(seed=seed), clock=SimClock(accelerated=fast))
     measured = detection.transfer is not None

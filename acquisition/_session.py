@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from contextlib import nullcontext
+
 from bluesky import RunEngine, SupplementalData
+from bluesky.utils import RunEngineInterrupted
 
 from ._profiles import Table
 from ._progress import ProgressBar
 from ._storage import RunWriter
+from ._watch import LaserWatch
 
 
 def data_directory(path: str | Path | None = None) -> Path:
@@ -23,11 +27,13 @@ class Session:
     """A RunEngine bound to one table, writing every run to ``data_dir``.
 
     The table is attached to the RunEngine (:meth:`Table.attach`), so plans stay
-    unchanged on a fast simulated table.
+    unchanged on a fast simulated table. With a power meter on the table and a
+    threshold (``laser_threshold_W``, else the profile's ``laser.threshold_W``),
+    runs suspend while the laser is down (:class:`LaserWatch`).
     """
 
     def __init__(self, table: Table, data_dir: str | Path | None = None, *, progress: bool = False,
-                 operator: str | None = None):
+                 operator: str | None = None, laser_threshold_W: float | None = None):
         self.table = table
         self.writer = RunWriter(data_directory(data_dir))
         self.RE = RunEngine({"operator": operator or os.environ.get("USER", "unknown"), **table.metadata})
@@ -37,11 +43,27 @@ class Session:
         if progress:
             self.RE.subscribe(ProgressBar())
         table.attach(self.RE)
+        threshold = laser_threshold_W or table.metadata.get("laser", {}).get("threshold_W")
+        self.laser = None
+        if table.power_meter is not None and threshold:
+            self.laser = LaserWatch(table.power_meter, threshold, clock=table.clock)
+            self.laser.install(self.RE)
 
     @property
     def data_dir(self) -> Path:
         return self.writer.directory
 
     def run(self, plan) -> tuple[str, ...]:
-        """Run ``plan``; returns the uids of the runs it made."""
-        return self.RE(plan)
+        """Run ``plan``; returns the uids of the runs it made.
+
+        An interruption (Ctrl-C, a pause request) aborts the run: the plan's
+        cleanup leaves the table safe and the stop document records ``abort``;
+        then :class:`RunEngineInterrupted` is raised.
+        """
+        with self.laser if self.laser is not None else nullcontext():
+            try:
+                return self.RE(plan)
+            except RunEngineInterrupted:
+                if self.RE.state == "paused":
+                    self.RE.abort(reason="interrupted by the user")
+                raise

@@ -104,7 +104,7 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
 
 def delay_scan(lockin, stage, delays, *, magnet=None, magnetization=(), saturation_mT: float = 50.0,
                field_mT: float = 0.0, power_meter=None, readables=(), md: dict | None = None) -> Measurement:
-    """Delay sweeps at the current conditions, or one per magnetization sign (a :func:`thz_emission`)."""
+    """Delay sweeps at the current conditions, or one per magnetization sign; a thz_emission."""
     return thz_emission(lockin, stage, delays, magnet=magnet, magnetization=magnetization,
                         saturation_mT=saturation_mT, field_mT=field_mT, power_meter=power_meter,
                         readables=readables, md=md, plan_name="delay_scan")

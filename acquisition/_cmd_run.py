@@ -1,0 +1,189 @@
+"""``femtospin run PLAN --profile P [args]``: any plan on any table, arguments with units."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from dataclasses import dataclass
+
+from bluesky.utils import FailedStatus, RunEngineInterrupted
+
+from femtospin.plans import PLANS, PlanArgumentError, delay_grid
+
+from ._profiles import Table, load_profile
+from ._session import Session
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
+
+
+def _ints(text: str) -> list[int]:
+    values = _floats(text)
+    if any(v != int(v) for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers, e.g. 1,-1")
+    return [int(v) for v in values]
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip() for w in text.split(",") if w.strip()]
+
+
+def _range(text: str) -> tuple[float, float, float]:
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"{text!r}: give START:STOP:STEP")
+    try:
+        lo, hi, step = (float(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: START:STOP:STEP must be numbers") from None
+    return lo, hi, step
+
+
+def _delays(text: str):
+    """START:STOP:STEP or a comma list."""
+    return ("range", _range(text)) if ":" in text else ("list", _floats(text))
+
+
+@dataclass(frozen=True)
+class Arg:
+    parse: object
+    units: str
+    help: str
+
+
+# Every plan argument the command line offers; a plan gets those its signature names.
+ARGS = {
+    "delays": Arg(_delays, "fs", "delays: START:STOP:STEP or a comma list (one value: a fixed delay)"),
+    "magnetization": Arg(_ints, "", "magnetization signs, e.g. 1,-1"),
+    "angles": Arg(_floats, "deg", "angles, e.g. 0,180"),
+    "helicities": Arg(_ints, "", "pump helicities: 1 (σ+), -1 (σ−), 0 (linear)"),
+    "kerr": Arg(_words, "", "TR-MOKE quantities: rotation,ellipticity"),
+    "states": Arg(_words, "", "spin-valve states: P,AP"),
+    "temperatures": Arg(_floats, "K", "sample temperatures"),
+    "spots": Arg(_floats, "mm", "spot positions of the translation stage"),
+    "fluences": Arg(_floats, "mJ/cm²", "pump fluences"),
+    "repeats": Arg(int, "", "passes over the fast conditions"),
+    "interleave": Arg(str, "", "scan (a sweep per condition) or point (conditions cycled at each delay)"),
+    "order": Arg(str, "", "abba (+ − − +, cancels linear drift) or cyclic (+ − + −)"),
+    "fast": Arg(_words, "", "conditions interleaved inside each repeat"),
+    "saturation_mT": Arg(float, "mT", "saturating field"),
+    "field_mT": Arg(float, "mT", "measuring field (0 removes the Nernst part)"),
+    "reverse_mT": Arg(float, "mT", "reverse field preparing AP (between the coercive fields)"),
+    "ramp_K_per_min": Arg(float, "K/min", "heater ramp rate"),
+    "max_field_mT": Arg(float, "mT", "largest field of the loop"),
+    "step_mT": Arg(float, "mT", "field step"),
+    "start_fs": Arg(float, "fs", "first delay"),
+    "stop_fs": Arg(float, "fs", "last delay"),
+    "step_fs": Arg(float, "fs", "delay step"),
+    "fine_step_fs": Arg(float, "fs", "fine step around the peak"),
+}
+
+
+def _options(plan) -> list[inspect.Parameter]:
+    return [p for p in inspect.signature(plan).parameters.values() if p.name in ARGS]
+
+
+def _summary(plan) -> str:
+    return (plan.__doc__ or "").strip().splitlines()[0]
+
+
+def register(sub) -> None:
+    run = sub.add_parser("run", help="run a measurement plan on a table",
+                         description="Run a measurement plan on a table; `femtospin run PLAN --help` lists its "
+                                     "arguments with units.")
+    plans = run.add_subparsers(dest="plan", required=True, metavar="PLAN")
+    for name, plan in PLANS.items():
+        p = plans.add_parser(name, help=_summary(plan), description=inspect.getdoc(plan),
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--profile", default="sim", help="sim, sim:fast or a profile file (default sim)")
+        p.add_argument("--sample", help="simulated profiles only: the sample in the beam")
+        p.add_argument("--seed", type=int, help="simulated profiles only: noise seed")
+        p.add_argument("--lockin-tau", type=float, metavar="S", help="lock-in time constant (s) for this run")
+        p.add_argument("--fine", type=_range, metavar="LO:HI:STEP", help="finer delay grid near time zero (fs)")
+        p.add_argument("--data-dir", help="where runs are stored (default $FEMTOSPIN_DATA or ~/femtospin-data)")
+        p.add_argument("--laser-threshold", type=float, metavar="W", help="suspend below this pump power (W)")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        for param in _options(plan):
+            arg = ARGS[param.name]
+            required = param.default is inspect.Parameter.empty
+            units = f" [{arg.units}]" if arg.units else ""
+            default = "" if required or param.default in ((), None) else f" (default {param.default})"
+            p.add_argument(f"--{param.name.replace('_', '-')}", dest=param.name, type=arg.parse, required=required,
+                           metavar=param.name.upper(), help=arg.help + units + default)
+        p.set_defaults(func=_run, plan_function=plan)
+
+
+def plan_kwargs(plan, table: Table, args: argparse.Namespace) -> dict:
+    """Keyword arguments for ``plan``: devices by role from the table, the rest from the command line."""
+    kwargs = {}
+    for param in inspect.signature(plan).parameters.values():
+        if param.name in Table.ROLES:
+            kwargs[param.name] = getattr(table, param.name)
+        elif param.name in ARGS and getattr(args, param.name, None) is not None:
+            value = getattr(args, param.name)
+            if param.name == "delays":
+                kind, spec = value
+                if kind == "range":
+                    value = delay_grid(*spec, fine=args.fine)
+                elif args.fine is not None:
+                    raise PlanArgumentError("fine: only with delays given as START:STOP:STEP")
+                else:
+                    value = spec
+            kwargs[param.name] = value
+    return kwargs
+
+
+def _duration(seconds: float) -> str:
+    h, rest = divmod(int(round(seconds)), 3600)
+    m, s = divmod(rest, 60)
+    return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"
+
+
+def _run(args) -> int:
+    options = {k: v for k, v in (("sample", args.sample), ("seed", args.seed)) if v is not None}
+    try:
+        if options and not args.profile.startswith("sim"):
+            raise PlanArgumentError("--sample/--seed: only for the simulated profiles sim and sim:fast")
+        table = load_profile(args.profile, **options)
+        if args.lockin_tau is not None:
+            table.lockin.time_constant.put(args.lockin_tau)
+        measurement = args.plan_function(**plan_kwargs(args.plan_function, table, args))
+    except (PlanArgumentError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    session = Session(table, args.data_dir, progress=not args.no_progress, laser_threshold_W=args.laser_threshold)
+    print(f"{args.plan}: {measurement.md.get('num_points', '?')} points, "
+          f"estimated duration {_duration(measurement.estimated_s)}"
+          + (" of simulated time" if table.clock is not None and table.clock.accelerated else ""))
+    uids: tuple = ()
+    try:
+        uids = session.run(measurement)
+    except RunEngineInterrupted:
+        print("interrupted: run aborted, table left safe", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 — any failure: say what and where the data is, exit non-zero
+        print(f"run failed: {describe_error(exc)}", file=sys.stderr)
+        for path in sorted(session.data_dir.glob("*.jsonl"), key=lambda p: p.stat().st_mtime)[-1:]:
+            print(f"data recorded before the failure: {path}", file=sys.stderr)
+        return 1
+    for uid in uids:
+        print(f"run uid: {uid}")
+        print(f"data:    {session.writer.path(uid)}")
+    if args.plan == "find_time_zero":
+        print(f"time zero: stage at {table.stage.time_zero_mm.get():.6f} mm (write it into the profile)")
+    return 0
+
+
+def describe_error(exc: BaseException) -> str:
+    """The device's own message for a failed move, else the exception's."""
+    if isinstance(exc, FailedStatus) and exc.args:
+        status = exc.args[0]
+        inner = status.exception() if hasattr(status, "exception") else None
+        if inner is not None:
+            return str(inner)
+    return str(exc)
