@@ -8,7 +8,6 @@ import sys
 from dataclasses import dataclass
 
 from bluesky.utils import FailedStatus, RunEngineInterrupted
-
 from femtospin.plans import PLANS, PlanArgumentError, delay_grid
 
 from ._profiles import Table, load_profile

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from femtospin.plans import delay_grid, delay_scan
 
 from ._profiles import sim_profile

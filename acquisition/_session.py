@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
 from contextlib import nullcontext
+from pathlib import Path
 
 from bluesky import RunEngine, SupplementalData
 from bluesky.utils import RunEngineInterrupted

@@ -68,9 +68,14 @@ def _mv(device):
     return lambda value: bps.mv(device, value)
 
 
-def _rotation_s(mount):
+def _rotation_s(mount, angle_of=lambda value: value):
     speed = _cfg(mount, "speed_deg_s", 20.0)
-    return lambda old, new: abs((new - (old if old is not None else 0.0) + 180) % 360 - 180) / speed + 0.5
+
+    def change_s(old, new):
+        start = angle_of(old) if old is not None else 0.0
+        return abs((angle_of(new) - start + 180) % 360 - 180) / speed + 0.5
+
+    return change_s
 
 
 def magnetization_dim(magnet, signs, saturation_mT: float, field_mT: float) -> Dimension:
@@ -107,13 +112,14 @@ def helicity_dim(qwp, helicities) -> Dimension:
     require("pump_qwp", qwp, "helicities are given")
     values = check_choices("helicities", helicities, tuple(HELICITY_QWP_DEG))
     return Dimension("helicity", tuple(values), "", lambda h: bps.mv(qwp, HELICITY_QWP_DEG[h]), (qwp,),
-                     _rotation_s(qwp))
+                     _rotation_s(qwp, HELICITY_QWP_DEG.get))
 
 
 def kerr_dim(qwp, kerr) -> Dimension:
     require("probe_qwp", qwp, "a Kerr quantity is given")
     values = check_choices("kerr", kerr, tuple(KERR_QWP_DEG))
-    return Dimension("kerr", tuple(values), "", lambda k: bps.mv(qwp, KERR_QWP_DEG[k]), (qwp,), _rotation_s(qwp))
+    return Dimension("kerr", tuple(values), "", lambda k: bps.mv(qwp, KERR_QWP_DEG[k]), (qwp,),
+                     _rotation_s(qwp, KERR_QWP_DEG.get))
 
 
 def temperature_dim(heater, temperatures, ramp_K_per_min: float | None) -> Dimension:

@@ -132,6 +132,7 @@ def moke_scan(lockin, stage, delays, *, probe_qwp, kerr=("rotation",), magnet=No
 def temperature_series(lockin, stage, delays, temperatures, *, heater, magnet=None, magnetization=(1, -1),
                        ramp_K_per_min: float | None = None, **kwargs) -> Measurement:
     """±M sweeps at each temperature; each setpoint is reached at the limited ramp and held stable."""
+    _nonempty("temperatures", temperatures, "K")
     return thz_emission(lockin, stage, delays, heater=heater, magnet=magnet, temperatures=temperatures,
                         magnetization=magnetization, ramp_K_per_min=ramp_K_per_min,
                         plan_name="temperature_series", **kwargs)
@@ -140,6 +141,7 @@ def temperature_series(lockin, stage, delays, temperatures, *, heater, magnet=No
 def fluence_series(lockin, stage, delays, fluences, *, attenuator, magnet=None, magnetization=(1, -1),
                    **kwargs) -> Measurement:
     """±M sweeps at each pump fluence (mJ/cm²)."""
+    _nonempty("fluences", fluences, "mJ/cm²")
     return thz_emission(lockin, stage, delays, attenuator=attenuator, magnet=magnet, fluences=fluences,
                         magnetization=magnetization, plan_name="fluence_series", **kwargs)
 
@@ -199,7 +201,8 @@ def find_time_zero(lockin, stage, *, start_fs: float = -3000.0, stop_fs: float =
         check_positive("fine_step_fs", fine_step_fs, step_fs, "fs")
     settle = lockin_settle_s(lockin)
     x_field = lockin.x.name
-    _md = {"plan_name": "find_time_zero", "num_points": len(coarse),
+    n_fine = int(np.floor(6 * step_fs / fine_step_fs + 1e-9)) + 1 if fine_step_fs is not None else 0
+    _md = {"plan_name": "find_time_zero", "num_points": len(coarse) + n_fine,  # fewer if the fine sweep is clipped
            "plan_args": {"start_fs": start_fs, "stop_fs": stop_fs, "step_fs": step_fs, "fine_step_fs": fine_step_fs},
            "conditions": [], "settle_s": settle, "hints": {"dimensions": [([stage.delay.name], "primary")]},
            **(md or {})}
@@ -227,8 +230,13 @@ def find_time_zero(lockin, stage, *, start_fs: float = -3000.0, stop_fs: float =
         yield from bps.trigger_and_read([stage.time_zero_mm], name="time_zero")
         return new
 
-    estimated = len(coarse) * (settle + 0.05) + (7 * step_fs / fine_step_fs * (settle + 0.05) if fine_step_fs else 0)
+    estimated = (len(coarse) + n_fine) * (settle + 0.05)
     return Measurement(run(), _md, estimated)
+
+
+def _nonempty(name: str, values, units: str) -> None:
+    if not len(list(values)):
+        raise PlanArgumentError(f"{name}: empty; give at least one value in {units}")
 
 
 def peak_position(delays: np.ndarray, signal: np.ndarray) -> float:

@@ -27,8 +27,21 @@ class Measurement:
     md: dict = field(default_factory=dict)
     estimated_s: float = 0.0
 
+    # the generator protocol, so preprocessors and ``yield from`` treat it as the plan it is
     def __iter__(self):
         return self.messages
+
+    def __next__(self):
+        return next(self.messages)
+
+    def send(self, value):
+        return self.messages.send(value)
+
+    def throw(self, *args):
+        return self.messages.throw(*args)
+
+    def close(self):
+        return self.messages.close()
 
 
 def lockin_settle_s(lockin) -> float:

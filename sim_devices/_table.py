@@ -106,7 +106,7 @@ class Noise:
     seed: int | None = 0
 
     @staticmethod
-    def off() -> "Noise":
+    def off() -> Noise:
         return Noise(0.0, 0.0, 0.0, 0.0, 0.0, 0)
 
 

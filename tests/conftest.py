@@ -1,5 +1,4 @@
 import pytest
-
 from femtospin.acquisition import Session, sim_profile
 from femtospin.sim_devices import Noise
 

@@ -1,5 +1,4 @@
 import numpy as np
-
 from femtospin.acquisition import load_run, magnetization_odd, main
 
 

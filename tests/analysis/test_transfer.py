@@ -4,20 +4,19 @@ from functools import partial
 
 import numpy as np
 import pytest
-from scipy.fft import rfftfreq
-
 from femtospin.analysis import (
     DETECTORS,
     apply_response,
     check_uniform,
     crystal,
     detector_response,
+    gaussian_kernel,
     impulse_response,
     load_transfer,
     response_from_samples,
-    gaussian_kernel,
     spin_voltage,
 )
+from scipy.fft import rfftfreq
 
 DETS = ["gap250", "znte1000"]
 F_FINE = np.linspace(0.0, 60.0, 120001)  # THz

@@ -2,9 +2,15 @@
 
 import numpy as np
 import pytest
-from ophyd.utils import LimitError
-
-from femtospin.devices import DelayStage, LockIn, Magnet, PowerMeter, RotationMount, TemperatureController, TranslationStage
+from femtospin.devices import (
+    DelayStage,
+    LockIn,
+    Magnet,
+    PowerMeter,
+    RotationMount,
+    TemperatureController,
+    TranslationStage,
+)
 from femtospin.sim_devices import (
     FS_PER_MM_VACUUM,
     N_AIR,
@@ -20,6 +26,7 @@ from femtospin.sim_devices import (
     SimTranslationStage,
     get_sample,
 )
+from ophyd.utils import LimitError
 
 TIMEOUT = 5.0
 

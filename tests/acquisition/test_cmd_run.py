@@ -1,0 +1,95 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from femtospin.acquisition import load_run, main
+from femtospin.plans import PLANS
+
+SMALL = {
+    "thz_emission": ["--delays", "-200:400:50", "--magnetization", "1,-1", "--angles", "0,180", "--helicities", "1,-1",
+                     "--spots", "0,5", "--fluences", "0.1", "--repeats", "2", "--interleave", "point"],
+    "delay_scan": ["--delays", "-200:400:50", "--fine", "-50:100:10", "--magnetization", "1,-1"],
+    "moke_scan": ["--sample", "Co/Pt spin valve", "--delays", "-200:1000:100", "--kerr", "rotation,ellipticity",
+                  "--states", "P,AP", "--saturation-mT", "100", "--reverse-mT", "20"],
+    "temperature_series": ["--sample", "YIG(3um)|Pt(5.5)", "--delays", "-200:400:50", "--temperatures", "300,350"],
+    "fluence_series": ["--delays", "-200:400:50", "--fluences", "0.05,0.1,0.2"],
+    "field_loop": ["--delays", "100", "--max-field-mT", "5", "--step-mT", "1"],
+    "qwp_sweep": ["--sample", "Bi(10)|Co(5)", "--delays", "100", "--angles", "0,45,90,135"],
+    "find_time_zero": ["--start-fs", "-1000", "--stop-fs", "1000", "--step-fs", "50"],
+}
+
+
+def test_every_plan_has_a_command_line_case():
+    assert set(SMALL) == set(PLANS)
+
+
+@pytest.mark.parametrize("plan", sorted(SMALL))
+def test_every_plan_runs_from_the_command_line(plan, tmp_path, capsys):
+    code = main(["run", plan, "--profile", "sim:fast", "--data-dir", str(tmp_path), "--no-progress",
+                 "--lockin-tau", "0.01", *SMALL[plan]])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "estimated duration" in out
+    uid = next(line.split()[-1] for line in out.splitlines() if line.startswith("run uid:"))
+    run = load_run(uid, tmp_path)
+    assert run.stop["exit_status"] == "success"
+    assert run.start["plan_name"] == plan
+    assert len(run.table()["lockin_x"]) == run.start["num_points"]
+
+
+def test_help_lists_plans_and_arguments_with_units(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in PLANS)
+    with pytest.raises(SystemExit):
+        main(["run", "field_loop", "--help"])
+    out = capsys.readouterr().out
+    assert "--max-field-mT" in out and "[mT]" in out and "[fs]" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["thz_emission", "--delays", "-200:400:50", "--temperatures", "900"], "temperatures: 900 K is outside"),
+        (["delay_scan", "--delays", "0,1e7"], "delays: 1e+07 fs is outside the stage travel"),
+        (["thz_emission", "--delays", "0:100:10", "--magnetization", "1,-1", "--fast", "angle_deg"], "fast:"),
+        (["delay_scan", "--delays", "0,100", "--fine", "0:50:5"], "fine: only with delays given as"),
+        (["delay_scan", "--delays", "0,100", "--sample", "CoFeB(5)|Pt(3)", "--profile", "lab.yaml"], "--sample"),
+    ],
+)
+def test_bad_arguments_exit_non_zero_and_store_nothing(tmp_path, capsys, argv, message):
+    plan, rest = argv[0], argv[1:]
+    profile = [] if "--profile" in rest else ["--profile", "sim:fast"]
+    code = main(["run", plan, *profile, "--data-dir", str(tmp_path / "d"), "--no-progress", *rest])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def test_ctrl_c_aborts_the_run_and_leaves_the_table_safe(tmp_path):
+    """A real SIGINT to `femtospin run` on the wall-clock simulated table."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "femtospin", "run", "delay_scan", "--profile", "sim", "--delays", "-500:3000:10",
+         "--magnetization", "1,-1", "--lockin-tau", "0.003", "--data-dir", str(tmp_path), "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait for a few recorded events
+        files = list(tmp_path.glob("*.jsonl"))
+        if files and sum(1 for line in files[0].open() if line.startswith('["event"')) > 5:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    (path,) = tmp_path.glob("*.jsonl")
+    run = load_run(path.stem, tmp_path)
+    assert run.stop["exit_status"] == "abort"
+    end = run.table("baseline")
+    assert end["magnet_field"][-1] == 0.0
+    assert end["stage_delay"][-1] == pytest.approx(-1000.0, abs=10.0)
+    assert json.loads(json.dumps(run.start["plan_args"]))["magnetization"] == [1, -1]
