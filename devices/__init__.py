@@ -1,5 +1,39 @@
-"""Device interfaces of every role on the table; real instrument devices join them here."""
+"""Devices of every role on the table: the interfaces plans rely on, and the real instruments.
 
-from ._interfaces import DelayStage, LockIn, Magnet, PowerMeter, RotationMount, TemperatureController, TranslationStage
+Real devices are an ophyd ``Device`` over a driver from ``femtospin.devices.drivers``;
+which instrument plays which role is said by a profile file, not here.
+"""
 
-__all__ = ["DelayStage", "LockIn", "Magnet", "PowerMeter", "RotationMount", "TemperatureController", "TranslationStage"]
+from ._base import InstrumentError, InstrumentTimeout
+from ._heater import HeaterController, PumpPowerMeter
+from ._interfaces import (
+    DelayStage,
+    LockIn,
+    Magnet,
+    PowerMeter,
+    RotationMount,
+    TemperatureController,
+    TranslationStage,
+)
+from ._lockin import LockInAmplifier
+from ._magnet import Electromagnet
+from ._motion import DelayLine, RotationStage, SpotStage
+
+__all__ = [
+    "DelayLine",
+    "DelayStage",
+    "Electromagnet",
+    "HeaterController",
+    "InstrumentError",
+    "InstrumentTimeout",
+    "LockIn",
+    "LockInAmplifier",
+    "Magnet",
+    "PowerMeter",
+    "PumpPowerMeter",
+    "RotationMount",
+    "RotationStage",
+    "SpotStage",
+    "TemperatureController",
+    "TranslationStage",
+]
