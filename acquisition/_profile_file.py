@@ -194,6 +194,7 @@ def load_profile_file(path, *, serial_factory=serial.Serial, serial_timeout: flo
                 connections[address] = (cls, connection)
             driver = model.driver(connection, entry, role)
             device = _build(role, driver, entry, ctx)
+            device.read_configuration()  # the instrument must answer now, not in the middle of a run
             _check_limits(where, role, device, driver, cls, fail)
         except ProfileError:
             raise

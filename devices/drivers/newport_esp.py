@@ -54,7 +54,8 @@ class ESPAxis:
 
     def move_to(self, position: float) -> None:
         with self.controller.lock:
-            self.axis.position = position
+            # not pymeasure's "PA%g": six significant digits are 1 µm (6.7 fs) at 100 mm
+            self.axis.write(f"PA{position:.6f}")
             self.controller.check_errors()
 
     def is_moving(self) -> bool:

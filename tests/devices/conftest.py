@@ -6,7 +6,6 @@ import struct
 import threading
 
 import pytest
-
 from femtospin.devices.drivers._serial import SerialLine
 
 

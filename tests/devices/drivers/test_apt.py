@@ -1,11 +1,10 @@
 import struct
 
 import pytest
-
 from femtospin.devices import InstrumentError, InstrumentTimeout
 from femtospin.devices.drivers import apt
 
-from ..conftest import FakeAptStage, FakePort  # noqa: TID252
+from ..conftest import FakeAptStage, FakePort
 
 
 def test_move_absolute_bytes_as_in_the_protocol_manual():

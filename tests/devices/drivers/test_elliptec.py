@@ -1,9 +1,8 @@
 import pytest
-
 from femtospin.devices import InstrumentError
 from femtospin.devices.drivers import elliptec
 
-from ..conftest import ELL14_INFO, FakeElliptecBus  # noqa: TID252
+from ..conftest import ELL14_INFO, FakeElliptecBus
 
 
 def test_counts_are_32_bit_twos_complement_hex():

@@ -1,6 +1,12 @@
 """Every pymeasure-based driver against ``expected_protocol``: commands as the manuals give them."""
 
 import pytest
+from femtospin.devices import InstrumentError
+from femtospin.devices.drivers.lakeshore33x import LakeShoreHeater
+from femtospin.devices.drivers.newport_esp import ESPAxis, ESPController
+from femtospin.devices.drivers.srs import SR830LockIn, SR860LockIn
+from femtospin.devices.drivers.supplies import Gaussmeter, Keithley2400Source, KepcoBOP
+from femtospin.devices.drivers.thorlabs_pm import PM100
 from pymeasure.instruments.keithley import Keithley2400
 from pymeasure.instruments.kepco import KepcoBOP3612
 from pymeasure.instruments.lakeshore import LakeShore425
@@ -9,13 +15,6 @@ from pymeasure.instruments.newport import ESP300
 from pymeasure.instruments.srs import SR830, SR860
 from pymeasure.instruments.thorlabs import ThorlabsPM100USB
 from pymeasure.test import expected_protocol
-
-from femtospin.devices import InstrumentError
-from femtospin.devices.drivers.lakeshore33x import LakeShoreHeater
-from femtospin.devices.drivers.newport_esp import ESPAxis, ESPController
-from femtospin.devices.drivers.srs import SR830LockIn, SR860LockIn
-from femtospin.devices.drivers.supplies import Gaussmeter, Keithley2400Source, KepcoBOP
-from femtospin.devices.drivers.thorlabs_pm import PM100
 
 PM100_SENSOR = ("SYST:SENSOR:IDN?", "S120C,1234567,01-Jan-2024,1,18,289")
 
@@ -58,7 +57,7 @@ def test_sr860_snapshot_slope_and_overload():
 
 
 def test_esp300_axis_moves_polls_and_reads_errors():
-    with expected_protocol(ESP300, [("1PA12.5", None), ("TB?", "0, 451322, NO ERROR DETECTED"),
+    with expected_protocol(ESP300, [("1PA12.500000", None), ("TB?", "0, 451322, NO ERROR DETECTED"),
                                     ("1MD?", "0"), ("1MD?", "1"), ("1TP", "12.4999"), ("1ST", None),
                                     ("1SL?", "-75"), ("1SR?", "75"), ("1OR1", None)]) as inst:
         axis = ESPAxis(ESPController(inst), 1)
@@ -71,7 +70,7 @@ def test_esp300_axis_moves_polls_and_reads_errors():
 
 
 def test_esp300_error_buffer_message_is_raised():
-    with expected_protocol(ESP300, [("2PA300", None), ("TB?", "107, 8123, POSITIVE SOFTWARE LIMIT DETECTED"),
+    with expected_protocol(ESP300, [("2PA300.000000", None), ("TB?", "107, 8123, POSITIVE SOFTWARE LIMIT DETECTED"),
                                     ("TB?", "0, 8125, NO ERROR DETECTED")]) as inst:
         axis = ESPAxis(ESPController(inst), 2)
         with pytest.raises(InstrumentError, match="POSITIVE SOFTWARE LIMIT DETECTED"):
@@ -120,9 +119,9 @@ def test_lakeshore336_setpoint_range_ramp_reading():
 
 
 def test_lakeshore336_command_error_from_status_register():
-    with expected_protocol(LakeShore3xx, [("RANGE 2,3", None), ("*ESR?", "32")]) as inst:
-        with pytest.raises(InstrumentError, match="command error"):
-            LakeShoreHeater(inst, output=2).set_range("high")
+    with (expected_protocol(LakeShore3xx, [("RANGE 2,3", None), ("*ESR?", "32")]) as inst,
+          pytest.raises(InstrumentError, match="command error")):
+        LakeShoreHeater(inst, output=2).set_range("high")
 
 
 def test_pm100_power_and_wavelength():

@@ -1,11 +1,10 @@
 import threading
 
 import pytest
-
 from femtospin.devices import InstrumentError
 from femtospin.devices.drivers import smc100
 
-from ..conftest import FakeSMC100  # noqa: TID252
+from ..conftest import FakeSMC100
 
 
 def test_commands_as_in_the_manual(line):
