@@ -6,7 +6,7 @@ import pytest
 import yaml
 from bluesky import RunEngine
 from femtospin.acquisition._profile_file import ProfileError, load_profile_file
-from femtospin.acquisition._profiles import load_profile
+from femtospin.acquisition._profiles import Table, load_profile
 from femtospin.devices import DelayLine, LockInAmplifier
 from femtospin.plans import delay_scan
 
@@ -89,3 +89,14 @@ def test_roles_at_one_address_share_the_connection_and_its_lock():
     assert table.stage.axis.controller is table.spot.axis.controller
     assert table.sample_rotation.axis.controller is table.probe_qwp.axis.controller
     assert table.stage.axis.controller is not table.sample_rotation.axis.controller
+
+
+def test_example_profile_passes_the_checks_made_before_connecting():
+    from femtospin.acquisition._profile_file import _check_entry
+
+    doc = yaml.safe_load((PROFILES / "example.yaml").read_text())
+    assert set(doc["roles"]) == set(Table.ROLES)
+    problems = []
+    for role, entry in doc["roles"].items():
+        _check_entry(f"roles.{role}", role, entry, lambda where, problem: problems.append((where, problem)))
+    assert problems == []
