@@ -7,23 +7,16 @@ controller's own message (``<code>, <timestamp>, <MESSAGE>``).
 
 from __future__ import annotations
 
-import threading
-
 from pymeasure.instruments.newport import ESP300
 
 from .._base import InstrumentError
+from ._visa import LockedInstrument
 
 
-class ESPController:
+class ESPController(LockedInstrument):
     """One ESP300/ESP301 and the lock every axis on it takes."""
 
-    def __init__(self, instrument: ESP300, lock: threading.RLock | None = None):
-        self.inst, self.lock = instrument, lock or threading.RLock()
-        self.name = getattr(instrument, "name", "ESP300")
-
-    @classmethod
-    def open(cls, address: str, visa_library: str = "", **kwargs) -> ESPController:
-        return cls(ESP300(address, visa_library=visa_library, **kwargs))
+    model = ESP300
 
     def check_errors(self) -> None:
         """Read the error buffer with ``TB?`` until it is empty; raise the first message."""

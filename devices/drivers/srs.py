@@ -7,29 +7,18 @@ overload query; everything else is pymeasure's.
 
 from __future__ import annotations
 
-import threading
-
 from pymeasure.instruments.srs import SR830, SR860
 
 from .._base import InstrumentError
+from ._visa import LockedInstrument
 
 SLOPES_DB = (6, 12, 18, 24)
 
 
-class _SRSLockIn:
+class _SRSLockIn(LockedInstrument):
     """Shared logic; subclasses name the model's commands."""
 
-    model: type
     snap_command: str
-    sensitivity_command: str
-
-    def __init__(self, instrument, lock: threading.RLock | None = None):
-        self.inst, self.lock = instrument, lock or threading.RLock()
-        self.name = getattr(instrument, "name", type(instrument).__name__)
-
-    @classmethod
-    def open(cls, address: str, visa_library: str = "", **kwargs):
-        return cls(cls.model(address, visa_library=visa_library, **kwargs))
 
     def snap_xy(self) -> tuple[float, float]:
         with self.lock:

@@ -10,6 +10,7 @@ from pymeasure.instruments.kepco import KepcoBOP3612
 from pymeasure.instruments.lakeshore import LakeShore425
 
 from .._base import InstrumentError
+from ._visa import LockedInstrument
 
 
 def raise_scpi_errors(instrument, name: str) -> None:
@@ -25,19 +26,10 @@ def raise_scpi_errors(instrument, name: str) -> None:
         raise InstrumentError(f"{name}: " + "; ".join(messages))
 
 
-class CurrentSource:
-    """Shared locking and error handling of the magnet supplies."""
+class CurrentSource(LockedInstrument):
+    """Shared error handling of the magnet supplies."""
 
-    model: type
     max_current_A: float
-
-    def __init__(self, instrument, lock: threading.RLock | None = None):
-        self.inst, self.lock = instrument, lock or threading.RLock()
-        self.name = getattr(instrument, "name", type(instrument).__name__)
-
-    @classmethod
-    def open(cls, address: str, visa_library: str = "", **kwargs):
-        return cls(cls.model(address, visa_library=visa_library, **kwargs))
 
     def check_errors(self) -> None:
         with self.lock:
@@ -87,18 +79,15 @@ class Keithley2400Source(CurrentSource):
             return float(self.inst.ask(":MEAS:CURR?").split(",")[1])
 
 
-class Gaussmeter:
+class Gaussmeter(LockedInstrument):
     """LakeShore 425 reading in tesla (``UNIT 2``), converted to mT."""
 
+    model = LakeShore425
+
     def __init__(self, instrument: LakeShore425, lock: threading.RLock | None = None):
-        self.inst, self.lock = instrument, lock or threading.RLock()
-        self.name = getattr(instrument, "name", "LakeShore 425")
+        super().__init__(instrument, lock)
         with self.lock:
             self.inst.unit = "T"
-
-    @classmethod
-    def open(cls, address: str, visa_library: str = "", **kwargs) -> Gaussmeter:
-        return cls(LakeShore425(address, visa_library=visa_library, **kwargs))
 
     def field_mT(self) -> float:
         with self.lock:

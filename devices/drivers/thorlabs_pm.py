@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-
 from pymeasure.instruments.thorlabs import ThorlabsPM100USB
 
+from ._visa import LockedInstrument
 from .supplies import raise_scpi_errors
 
 
-class PM100:
+class PM100(LockedInstrument):
     """Power meter with its wavelength correction; errors from ``SYST:ERR?``."""
 
-    def __init__(self, instrument: ThorlabsPM100USB, lock: threading.RLock | None = None):
-        self.inst, self.lock = instrument, lock or threading.RLock()
-        self.name = getattr(instrument, "name", "PM100")
-
-    @classmethod
-    def open(cls, address: str, visa_library: str = "", **kwargs) -> PM100:
-        return cls(ThorlabsPM100USB(address, visa_library=visa_library, **kwargs))
+    model = ThorlabsPM100USB
 
     def power_W(self) -> float:
         with self.lock:
