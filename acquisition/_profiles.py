@@ -105,7 +105,11 @@ def sim_profile(sample: str | Sample = "CoFeB(5)|Pt(3)", *, fast: bool = False, 
 
 
 def load_profile(spec: str, **options) -> Table:
-    """A table from a profile name: ``sim`` or ``sim:fast`` (options go to :func:`sim_profile`)."""
+    """A table from a profile: ``sim`` or ``sim:fast`` (options go to :func:`sim_profile`), or the path
+    of a profile file (options go to :func:`~femtospin.acquisition._profile_file.load_profile_file`)."""
     if spec in ("sim", "sim:fast"):
         return sim_profile(fast=spec == "sim:fast", **options)
-    raise ValueError(f"unknown profile {spec!r}; available: sim, sim:fast")
+    # real instruments: their drivers are only imported when a file is named
+    from ._profile_file import load_profile_file
+
+    return load_profile_file(spec, **options)

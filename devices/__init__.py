@@ -1,6 +1,12 @@
-"""Device interfaces of every role on the table, and devices any table can build from them."""
+"""Devices of every role on the table: the interfaces plans rely on, and the real instruments.
+
+Real devices are an ophyd ``Device`` over a driver from ``femtospin.devices.drivers``;
+which instrument plays which role is said by a profile file, not here.
+"""
 
 from ._attenuator import WaveplateAttenuator
+from ._base import InstrumentError, InstrumentTimeout
+from ._heater import HeaterController, PumpPowerMeter
 from ._interfaces import (
     Attenuator,
     DelayStage,
@@ -11,14 +17,26 @@ from ._interfaces import (
     TemperatureController,
     TranslationStage,
 )
+from ._lockin import LockInAmplifier
+from ._magnet import Electromagnet
+from ._motion import DelayLine, RotationStage, SpotStage
 
 __all__ = [
     "Attenuator",
+    "DelayLine",
     "DelayStage",
+    "Electromagnet",
+    "HeaterController",
+    "InstrumentError",
+    "InstrumentTimeout",
     "LockIn",
+    "LockInAmplifier",
     "Magnet",
     "PowerMeter",
+    "PumpPowerMeter",
     "RotationMount",
+    "RotationStage",
+    "SpotStage",
     "TemperatureController",
     "TranslationStage",
     "WaveplateAttenuator",

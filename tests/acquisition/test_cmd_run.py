@@ -93,3 +93,26 @@ def test_ctrl_c_aborts_the_run_and_leaves_the_table_safe(tmp_path):
     assert end["magnet_field"][-1] == 0.0
     assert end["stage_delay"][-1] == pytest.approx(-1000.0, abs=10.0)
     assert json.loads(json.dumps(run.start["plan_args"]))["magnetization"] == [1, -1]
+
+
+def test_delay_scan_runs_from_the_command_line_on_the_pyvisa_sim_profile(tmp_path, capsys):
+    from pathlib import Path
+
+    profile = Path(__file__).resolve().parents[2] / "profiles" / "sim-visa.yaml"
+    code = main(["run", "delay_scan", "--profile", str(profile), "--delays", "-300:300:100", "--magnetization",
+                 "1,-1", "--data-dir", str(tmp_path), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    uid = next(line.split()[-1] for line in out.splitlines() if line.startswith("run uid:"))
+    run = load_run(uid, tmp_path)
+    assert run.start["profile"] == str(profile) and run.stop["exit_status"] == "success"
+    assert len(run.table()["lockin_x"]) == 14
+
+
+def test_broken_profile_is_one_line(tmp_path, capsys):
+    profile = tmp_path / "table.yaml"
+    profile.write_text("roles: {stage: {class: ESP999, address: x}}\n")
+    code = main(["run", "delay_scan", "--profile", str(profile), "--delays", "0,100", "--data-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.endswith("table.yaml: roles.lockin: missing (write 'null' if the table has no such instrument)")

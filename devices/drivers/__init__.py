@@ -1,0 +1,6 @@
+"""Low-level instrument drivers: thin, locked wrappers over pymeasure and our own pyserial drivers.
+
+Every driver owns (or shares, for several axes on one controller) exactly one
+connection and one lock, and every query holds the lock from write to reply,
+so no two queries on a connection interleave.
+"""
