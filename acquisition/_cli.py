@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import _cmd_analysis
+
 
 def _demo(args) -> int:
     from ._demo import run_demo
@@ -25,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", help="where the figure goes (default: the data directory)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
+    _cmd_analysis.register(sub)
     return parser
 
 

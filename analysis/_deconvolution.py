@@ -63,7 +63,7 @@ class Response:
     n_ext: int = 0
 
     @classmethod
-    def build(cls, n: int, dt_fs: float, nfft: int, H: np.ndarray) -> "Response":
+    def build(cls, n: int, dt_fs: float, nfft: int, H: np.ndarray) -> Response:
         h = irfft(H, nfft)
         back = np.abs(h[::-1][: nfft // 4])  # lags −1, −2, … dt
         big = np.nonzero(back > EXTENSION_TOL * np.abs(h).max())[0]

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._deconvolution import Deconvolution, Response, deconvolve, detector_operator, sampled_operator
+from ._deconvolution import (
+    Deconvolution,
+    Response,
+    deconvolve,
+    detector_operator,
+    sampled_operator,
+)
 from ._fits import FitResult, fit_waveform
 from ._symmetry import Component, ConditionAverages, average_conditions, components
 from ._transfer import check_uniform

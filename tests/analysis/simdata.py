@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-
 from femtospin.analysis import settle_time
-from femtospin.sim_devices import FS_PER_MM_VACUUM, N_AIR, Detection, Noise, SimClock, SimTable, get_sample
+from femtospin.sim_devices import (
+    FS_PER_MM_VACUUM,
+    N_AIR,
+    Detection,
+    Noise,
+    SimClock,
+    SimTable,
+    get_sample,
+)
 
 
 def make_table(sample="CoFeB(5)|Pt(3)", seed=0, noise=None, **kwargs) -> SimTable:
