@@ -118,7 +118,7 @@ def test_fit_series_kinds(tmp_path, kind):
     else:
         x = np.linspace(0.1, 1, 8)
         data = {"fluence_mJcm2": x, "amplitude": 2 * x}
-    ycol = [c for c in data if c in ("amplitude", "signal")][0]
+    ycol = next(c for c in data if c in ("amplitude", "signal"))
     data[ycol] = data[ycol] + 0.01 * rng.standard_normal(len(data[ycol]))
     data["stderr"] = np.full(len(data[ycol]), 0.01)
     src = write(tmp_path / "s.csv", list(data), data)
