@@ -114,8 +114,20 @@ def get_model(name: str) -> WaveformModel:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
 
 
+class ParamAccess:
+    """``value(name)`` and ``stderr(name)`` over ``self.params = {name: {"value", "stderr", "vary"}}``."""
+
+    params: dict
+
+    def value(self, name: str) -> float:
+        return self.params[name]["value"]
+
+    def stderr(self, name: str) -> float:
+        return self.params[name]["stderr"]
+
+
 @dataclass
-class FitResult:
+class FitResult(ParamAccess):
     """Outcome of :func:`fit_waveform`.
 
     Attributes
@@ -144,12 +156,6 @@ class FitResult:
     success: bool
     nfev: int
     correlations: dict = field(default_factory=dict)
-
-    def value(self, name: str) -> float:
-        return self.params[name]["value"]
-
-    def stderr(self, name: str) -> float:
-        return self.params[name]["stderr"]
 
     def to_dict(self) -> dict:
         """``{"model", "redchi", "params"}`` as in design.md."""

@@ -16,9 +16,11 @@ import numpy as np
 from scipy import stats
 from scipy.fft import rfft, rfftfreq
 
+from ._fits import ParamAccess
+
 
 @dataclass
-class SeriesFit:
+class SeriesFit(ParamAccess):
     """Result of a series fit: ``params`` as ``{name: {"value", "stderr", "vary"}}``, plus extras."""
 
     model: str
@@ -26,12 +28,6 @@ class SeriesFit:
     redchi: float
     best_fit: np.ndarray
     extra: dict = field(default_factory=dict)
-
-    def value(self, name: str) -> float:
-        return self.params[name]["value"]
-
-    def stderr(self, name: str) -> float:
-        return self.params[name]["stderr"]
 
     def to_dict(self) -> dict:
         return {"model": self.model, "redchi": self.redchi, "params": self.params, **self.extra}
