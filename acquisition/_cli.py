@@ -6,7 +6,7 @@ import argparse
 import re
 import sys
 
-from . import _cmd_run
+from . import _cmd_analysis, _cmd_run
 
 
 def _demo(args) -> int:
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
     _cmd_run.register(sub)
+    _cmd_analysis.register(sub)
     return parser
 
 
