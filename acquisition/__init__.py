@@ -1,13 +1,15 @@
 """Wiring: profiles, RunEngine session, durable storage, progress, demo and the command line."""
 
 from ._cli import main
-from ._demo import DemoResult, magnetization_odd, run_demo
+from ._demo import DemoResult, run_demo
+from ._live import LiveAnalysis
 from ._profiles import Table, load_profile, sim_profile
 from ._session import Session, data_directory
 from ._storage import RunWriter, StoredRun, find_run_file, load_run
 
 __all__ = [
     "DemoResult",
+    "LiveAnalysis",
     "RunWriter",
     "Session",
     "StoredRun",
@@ -16,7 +18,6 @@ __all__ = [
     "find_run_file",
     "load_profile",
     "load_run",
-    "magnetization_odd",
     "main",
     "run_demo",
     "sim_profile",

@@ -10,22 +10,20 @@ from . import _cmd_analysis, _cmd_run
 
 
 def _demo(args) -> int:
-    from ._demo import run_demo
+    from ._demo import run_demo, summary
 
     result = run_demo(fast=args.fast, data_dir=args.data_dir, out_dir=args.out, progress=not args.no_progress)
-    print(f"run uid: {result.uid}")
-    print(f"data:    {result.run_file}")
-    print(f"figure:  {result.figure}")
+    print(summary(result))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="femtospin", description="Ultrafast spin-transport measurements.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="measure CoFeB(5)|Pt(3) at ±M on the simulated table")
+    demo = sub.add_parser("demo", help="measure CoFeB(5)|Pt(3) at ±M × 0°/180° on the simulated table, fitted live")
     demo.add_argument("--fast", action="store_true", help="accelerated simulated clock (skips every wait)")
     demo.add_argument("--data-dir", help="where runs are stored (default $FEMTOSPIN_DATA or ~/femtospin-data)")
-    demo.add_argument("--out", help="where the figure goes (default: the data directory)")
+    demo.add_argument("--out", help="where the report PNG goes (default: the data directory)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
     _cmd_run.register(sub)

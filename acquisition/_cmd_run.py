@@ -13,6 +13,7 @@ from femtospin.plans import PLANS, PlanArgumentError, delay_grid
 from ._profiles import Table, load_profile
 from ._session import Session
 
+LIVE_TIMEOUT_S = 120.0  # the final fit of a long series still finishes well within this
 
 def _floats(text: str) -> list[float]:
     try:
@@ -155,7 +156,8 @@ def _run(args) -> int:
     except (PlanArgumentError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    session = Session(table, args.data_dir, progress=not args.no_progress, laser_threshold_W=args.laser_threshold)
+    session = Session(table, args.data_dir, progress=not args.no_progress, laser_threshold_W=args.laser_threshold,
+                      live=True)
     print(f"{args.plan}: {measurement.md.get('num_points', '?')} points, "
           f"estimated duration {_duration(measurement.estimated_s)}"
           + (" of simulated time" if table.clock is not None and table.clock.accelerated else ""))
@@ -173,6 +175,16 @@ def _run(args) -> int:
     for uid in uids:
         print(f"run uid: {uid}")
         print(f"data:    {session.writer.path(uid)}")
+    if session.live.active and session.live.wait(LIVE_TIMEOUT_S):
+        for r in session.live.state.results:
+            head = ", ".join(f"{k}={v:g}" for k, v in r.group.items())
+            if r.result is None or r.result.fit is None:
+                print(f"fit {head}: {r.error or 'no model'}".replace(" :", ":"))
+                continue
+            params = "  ".join(f"{n}={p['value']:.4g}±{p['stderr']:.2g}" for n, p in r.result.fit.params.items()
+                               if p["vary"])
+            print(f"fit {head}: {r.result.component}, {params}".replace(" :", ":"))
+        print(f"report:  {session.live.state.report}")
     if args.plan == "find_time_zero":
         print(f"time zero: stage at {table.stage.time_zero_mm.get():.6f} mm (write it into the profile)")
     return 0

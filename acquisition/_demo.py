@@ -1,74 +1,59 @@
-"""``femtospin demo``: CoFeB(5)|Pt(3) at +M and −M on the simulated table, stored and plotted."""
+"""``femtospin demo``: CoFeB(5)|Pt(3) at ±M × 0°/180° on the simulated table, fitted live, stored, reported."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from femtospin.plans import delay_grid, delay_scan
+from femtospin.plans import delay_grid, thz_emission
 
 from ._profiles import sim_profile
 from ._session import Session
-from ._storage import StoredRun, load_run
+from ._storage import load_run
 
 DEMO_SAMPLE = "CoFeB(5)|Pt(3)"
+LIVE_TIMEOUT_S = 60.0
 
 
 @dataclass
 class DemoResult:
     uid: str
     run_file: Path
-    figure: Path
-
-
-def magnetization_odd(run: StoredRun, signal: str = "lockin_x", delay: str = "stage_delay"):
-    """Waveforms at +M and −M and their odd part [S(+M) − S(−M)]/2 on the +M delays."""
-    t = run.table()
-    m = t["magnetization"]
-    plus, minus = m > 0, m < 0
-    d_plus, s_plus = t[delay][plus], t[signal][plus]
-    d_minus, s_minus = t[delay][minus], t[signal][minus]
-    order = np.argsort(d_minus)
-    odd = 0.5 * (s_plus - np.interp(d_plus, d_minus[order], s_minus[order]))
-    return (d_plus, s_plus), (d_minus, s_minus), odd
-
-
-def plot_demo(run: StoredRun, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    (dp, sp), (dm, sm), odd = magnetization_odd(run)
-    fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(7, 6), constrained_layout=True)
-    ax1.plot(dp, sp * 1e3, label="+M")
-    ax1.plot(dm, sm * 1e3, label="−M")
-    ax1.set_ylabel("lock-in X (mV)")
-    ax1.set_title(f"{run.start['sample']['name']} — run {run.uid[:8]}")
-    ax1.legend()
-    ax2.plot(dp, odd * 1e3, color="k")
-    ax2.set_ylabel("odd in M (mV)")
-    ax2.set_xlabel("delay (fs)")
-    for ax in (ax1, ax2):
-        ax.axhline(0, color="0.8", lw=0.8)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    report: Path | None
+    fit: dict  # the stored final fit (``femtospin analyze`` JSON)
 
 
 def run_demo(*, fast: bool = False, data_dir=None, out_dir=None, progress: bool = True,
-             step_fs: float = 20.0) -> DemoResult:
-    """Measure, store, read back and plot the demo run."""
+             step_fs: float = 25.0) -> DemoResult:
+    """Measure ±M × 0°/180° with the live fit, then read the run and its fit back from storage."""
     table = sim_profile(DEMO_SAMPLE, fast=fast, seed=None)
     table.lockin.time_constant.put(0.01)
     table.lockin.sensitivity.put(0.005)
-    session = Session(table, data_dir, progress=progress)
-    delays = delay_grid(-1000.0, 3000.0, step_fs)
-    (uid,) = session.run(delay_scan(table.lockin, table.stage, delays, magnet=table.magnet,
-                                    magnetization=(1, -1), md={"purpose": "demo"}))
+    session = Session(table, data_dir, progress=progress, live=True, report_dir=out_dir)
+    plan = thz_emission(table.lockin, table.stage, delay_grid(-1000.0, 3000.0, step_fs), magnet=table.magnet,
+                        sample_rotation=table.sample_rotation, power_meter=table.power_meter,
+                        magnetization=(1, -1), angles=(0.0, 180.0), md={"purpose": "demo"})
+    (uid,) = session.run(plan)
+    if not session.live.wait(LIVE_TIMEOUT_S):
+        raise RuntimeError(f"the live fit of run {uid} did not finish within {LIVE_TIMEOUT_S:g} s")
     run = load_run(uid, session.data_dir)
-    out = Path(out_dir) if out_dir is not None else session.data_dir
-    out.mkdir(parents=True, exist_ok=True)
-    figure = plot_demo(run, out / f"demo_{uid[:8]}.png")
-    return DemoResult(uid, run.path, figure)
+    fits = run.fits()
+    return DemoResult(uid, run.path, session.live.state.report, fits[0] if fits else {})
+
+
+def summary(result: DemoResult) -> str:
+    """What the demo prints: the run, the fitted spin-current parameters and where the files are."""
+    lines = [f"run uid:    {result.uid}", f"data:       {result.run_file}"]
+    fit = result.fit.get("fit")
+    if fit:
+        p = fit["params"]
+        lines += [f"component:  {result.fit.get('component')} (S− of 0°/180°, odd in M)",
+                  f"tau_es:     {p['tau_es_fs']['value']:.1f} ± {p['tau_es_fs']['stderr']:.1f} fs "
+                  f"(published CoFeB: 104 fs)",
+                  f"t0:         {p['t0_fs']['value']:.1f} ± {p['t0_fs']['stderr']:.1f} fs",
+                  f"resolution: {result.fit['resolution_fs']:.0f} fs FWHM (deconvolved j_s)",
+                  f"redchi:     {fit['redchi']:.2f}"]
+    elif "error" in result.fit:
+        lines.append(f"fit:        {result.fit['error']}")
+    lines.append(f"report:     {result.report}")
+    return "\n".join(lines)

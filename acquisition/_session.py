@@ -12,6 +12,7 @@ from bluesky.utils import RunEngineInterrupted
 from ._profiles import Table
 from ._progress import ProgressBar
 from ._storage import RunWriter
+from ._live import LiveAnalysis
 from ._watch import LaserWatch
 
 
@@ -32,7 +33,8 @@ class Session:
     """
 
     def __init__(self, table: Table, data_dir: str | Path | None = None, *, progress: bool = False,
-                 operator: str | None = None, laser_threshold_W: float | None = None):
+                 operator: str | None = None, laser_threshold_W: float | None = None, live: bool = False,
+                 report_dir: str | Path | None = None):
         self.table = table
         self.writer = RunWriter(data_directory(data_dir))
         self.RE = RunEngine({"operator": operator or os.environ.get("USER", "unknown"), **table.metadata})
@@ -41,6 +43,10 @@ class Session:
         self.RE.preprocessors.append(SupplementalData(baseline=list(table.devices().values())))
         if progress:
             self.RE.subscribe(ProgressBar())
+        # live fits run on their own thread; the callback itself only appends rows
+        self.live = LiveAnalysis(self.writer.directory, report_dir=report_dir) if live else None
+        if self.live is not None:
+            self.RE.subscribe(self.live)
         table.attach(self.RE)
         threshold = laser_threshold_W or table.metadata.get("laser", {}).get("threshold_W")
         self.laser = None

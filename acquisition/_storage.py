@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 
 
+ANALYSIS_INFIX = ".analysis."
+
+
 def _encode(obj):
     if isinstance(obj, np.generic):
         return obj.item()
@@ -25,21 +28,27 @@ def _encode(obj):
 
 
 class RunWriter:
-    """RunEngine callback appending each run's documents to its own file in ``directory``."""
+    """RunEngine callback appending each run's documents to its own file in ``directory``.
+
+    A run that analyzes another (start key ``analysis_of``) is written beside it
+    as ``<measured uid>.analysis.<uid8>.jsonl``, so a run's fits are found by name.
+    """
 
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
         self._files: dict[str, object] = {}  # run uid -> open file
         self._run_of: dict[str, str] = {}  # descriptor uid -> run uid
 
-    def path(self, uid: str) -> Path:
+    def path(self, uid: str, start: dict | None = None) -> Path:
+        if start and start.get("analysis_of"):
+            return self.directory / f"{start['analysis_of']}{ANALYSIS_INFIX}{uid[:8]}.jsonl"
         return self.directory / f"{uid}.jsonl"
 
     def __call__(self, name: str, doc: dict) -> None:
         line = json.dumps([name, doc], default=_encode, separators=(",", ":")) + "\n"  # before any file is touched
         if name == "start":
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._files[doc["uid"]] = open(self.path(doc["uid"]), "x", encoding="utf-8")  # never overwrite a run
+            self._files[doc["uid"]] = open(self.path(doc["uid"], doc), "x", encoding="utf-8")  # never overwrite
             run = doc["uid"]
         elif name == "descriptor":
             run = self._run_of[doc["uid"]] = doc["run_start"]
@@ -95,6 +104,25 @@ class StoredRun:
         columns["time"] = np.array([e["time"] for e in events], float)
         return columns
 
+    def fits(self) -> list[dict]:
+        """The final fit results stored with this run by the live analysis (newest analysis), one per group.
+
+        Each is the ``femtospin analyze`` JSON plus ``group`` (the slow conditions) and
+        ``n_points``; a group that could not be fitted has ``error`` instead.
+        """
+        files = sorted(self.path.parent.glob(f"{self.uid}{ANALYSIS_INFIX}*.jsonl"), key=lambda p: p.stat().st_mtime)
+        if not files:
+            return []
+        table = read_run_file(files[-1]).table("fit")
+        out = []
+        for group, n, final, error, result in zip(table["group"], table["n_points"], table["final"], table["error"],
+                                                   table["result_json"]):
+            if final:
+                entry = {"group": json.loads(group), "n_points": int(n)}
+                entry.update(json.loads(result) if result else {"error": error})
+                out.append(entry)
+        return out
+
     def config(self, stream: str = "primary") -> dict[str, dict]:
         """Device configuration recorded in the stream's descriptor: {device: {key: value}}."""
         conf = self._descriptors(stream)[0].get("configuration", {})
@@ -104,7 +132,7 @@ class StoredRun:
 def find_run_file(uid: str, directory: str | Path) -> Path:
     """The file of run ``uid`` (a unique prefix is enough) in ``directory``."""
     directory = Path(directory)
-    matches = sorted(directory.glob(f"{uid}*.jsonl"))
+    matches = sorted(p for p in directory.glob(f"{uid}*.jsonl") if ANALYSIS_INFIX not in p.name)
     if not matches:
         raise FileNotFoundError(f"no run {uid!r} in {directory}")
     if len(matches) > 1:
@@ -122,7 +150,11 @@ def load_run(uid: str, directory: str | Path) -> StoredRun:
     FileNotFoundError, ValueError
         No such run, an ambiguous prefix, or a corrupt file (named with the line).
     """
-    path = find_run_file(uid, directory)
+    return read_run_file(find_run_file(uid, directory))
+
+
+def read_run_file(path: Path) -> StoredRun:
+    """Read one run file (see :func:`load_run`)."""
     text = path.read_text(encoding="utf-8")
     lines = text.split("\n")
     complete = text.endswith("\n")

@@ -1,0 +1,317 @@
+"""Live analysis: condition-resolved waveforms as events arrive, fits off the RunEngine's thread.
+
+:class:`LiveAnalysis` is a RunEngine callback. On each primary event it only
+appends a row (microseconds). When the conditions change (a sweep of one
+condition is complete) or the run stops, it hands a snapshot to its worker
+thread, which keeps only the newest snapshot when it falls behind (coalescing)
+and runs :func:`femtospin.analysis.analyze` on every group of slow conditions
+(temperature, spot, fluence, …). Results are written as a run of their own,
+``analysis_of`` the measured run, into the same data directory, so reading the
+run back gives its fits (:meth:`StoredRun.fits`); at the end a report PNG is
+written per run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from event_model import compose_run
+
+from femtospin import analysis
+
+from ._storage import RunWriter
+
+SYMMETRY = ("magnetization", "angle_deg", "helicity")  # conditions the components are formed from
+MIN_DELAYS = 16
+
+
+@dataclass
+class GroupResult:
+    group: dict
+    n_points: int
+    result: analysis.AnalysisResult | None
+    error: str = ""
+
+
+@dataclass
+class _Snapshot:
+    rows: dict[str, np.ndarray]
+    final: bool
+
+
+@dataclass
+class LiveState:
+    """What the live analysis knows about the current run (read by the report and live figure)."""
+
+    start: dict = field(default_factory=dict)
+    results: list[GroupResult] = field(default_factory=list)
+    fits_done: int = 0
+    rows: dict = field(default_factory=dict)  # the data of the latest refit
+    conditions: list = field(default_factory=list)
+    finished_at: float | None = None
+    report: Path | None = None
+
+
+def analysis_options(start: dict) -> dict | None:
+    """Model, detector or measured transfer for a run, from its start document; None if not analyzable."""
+    detection = start.get("detection") or {}
+    if detection.get("mode", "eos") != "eos":
+        return None  # TR-MOKE waveforms are not deconvolved through an EOS response
+    model = "sse" if "YIG" in (start.get("sample") or {}).get("name", "") else "spin-voltage"
+    transfer = detection.get("transfer")
+    options = {"model": model, "probe_fwhm_fs": detection.get("probe_fwhm_fs", 20.0)}
+    if isinstance(transfer, dict):
+        options["transfer"] = (np.asarray(transfer["time_fs"], float), np.asarray(transfer["h"], float))
+        options["detector"] = None
+    else:
+        options["detector"] = detection.get("crystal", "gap250")
+    return options
+
+
+def complete_rows(delay: np.ndarray, keys: list[tuple]) -> np.ndarray:
+    """Rows the symmetry components can use so far.
+
+    The condition sets kept form a full product (+M/−M × 0°/180° only once all
+    four exist: the newest sets are left out until then), and of those only the
+    delays every kept set has measured (a sweep in progress is left out).
+    """
+    order = list(dict.fromkeys(keys))  # condition sets in the order they were first measured
+    while order and len(order) < int(np.prod([len({k[i] for k in order}) for i in range(len(order[0]))])):
+        order.pop()
+    kept = set(order)
+    rounded = np.round(delay, 3)
+    sets: dict[tuple, set] = {}
+    for d, k in zip(rounded, keys):
+        if k in kept:
+            sets.setdefault(k, set()).add(d)
+    common = set.intersection(*sets.values()) if sets else set()
+    return np.array([k in kept and d in common for d, k in zip(rounded, keys)], bool)
+
+
+class LiveAnalysis:
+    """RunEngine callback fitting each scan while it is measured.
+
+    Parameters
+    ----------
+    data_dir : path
+        Where the analysis runs (and reports) are written, beside the measured runs.
+    signal : str
+        Event field of the lock-in signal.
+    report : bool
+        Write a report PNG at the end of each run.
+    analyze : callable
+        The analysis (``femtospin.analysis.analyze`` signature); replaceable in tests.
+    """
+
+    def __init__(self, data_dir, *, signal: str = "lockin_x", report: bool = True, analyze=analysis.analyze,
+                 report_dir=None):
+        self.data_dir = Path(data_dir)
+        self.report_dir = Path(report_dir) if report_dir is not None else self.data_dir
+        self.signal, self.report, self._analyze = signal, report, analyze
+        self.state = LiveState()
+        self._writer = RunWriter(self.data_dir)
+        self._cv = threading.Condition()
+        self._pending: _Snapshot | None = None
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self._done.set()
+        self.requests = 0  # snapshots handed over (tests compare with fits_done: coalescing)
+
+    # ------------------------------------------------------- RunEngine side
+    def __call__(self, name: str, doc: dict) -> None:
+        getattr(self, f"_{name}", lambda doc: None)(doc)
+
+    def _start(self, doc):
+        self._options = analysis_options(doc)
+        self._delay_field = ((doc.get("hints") or {}).get("dimensions") or [[["stage_delay"]]])[0][0][0]
+        self._conditions = [c for c in doc.get("conditions", []) if c != "repeat"]
+        self._primary = None
+        self._rows: dict[str, list] = {k: [] for k in ("delay", "signal", *self._conditions)}
+        self._last_key = None
+        self.state = LiveState(start=doc)
+        self._live = self._options is not None and doc.get("num_points", 0) >= MIN_DELAYS
+        if self._live:
+            self._done.clear()
+            self._thread = threading.Thread(target=self._work, name="live-analysis", daemon=True)
+            self._thread.start()
+
+    def _descriptor(self, doc):
+        if doc.get("name") == "primary":
+            self._primary = doc["uid"]
+
+    def _event(self, doc):
+        if not self._live or doc["descriptor"] != self._primary:
+            return
+        data = doc["data"]
+        key = tuple(data[c] for c in self._conditions)
+        if self._last_key is not None and key != self._last_key:
+            self._submit(final=False)  # a sweep of one condition is complete
+        self._last_key = key
+        self._rows["delay"].append(data[self._delay_field])
+        self._rows["signal"].append(data[self.signal])
+        for c in self._conditions:
+            self._rows[c].append(data[c])
+
+    def _stop(self, doc):
+        if self._live:
+            self._submit(final=True, stop=doc)
+
+    def _submit(self, final: bool, stop: dict | None = None) -> None:
+        snapshot = _Snapshot({k: np.asarray(v) for k, v in self._rows.items()}, final)
+        with self._cv:
+            self.requests += 1
+            if self._pending is None or not self._pending.final:  # the final snapshot is never dropped
+                self._pending = snapshot
+            self._stop_doc = stop if final else getattr(self, "_stop_doc", None)
+            self._cv.notify()
+
+    @property
+    def active(self) -> bool:
+        """Whether the current (or last) run is being analyzed."""
+        return getattr(self, "_live", False)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the final fit of the current run is available (True) or ``timeout`` passes."""
+        return self._done.wait(timeout)
+
+    # ---------------------------------------------------------- worker side
+    def _work(self) -> None:
+        bundle = None
+        while True:
+            with self._cv:
+                while self._pending is None:
+                    self._cv.wait()
+                snap, self._pending = self._pending, None
+            results = self._fit(snap)
+            self.state.results, self.state.rows, self.state.conditions = results, snap.rows, self._conditions
+            self.state.fits_done += 1
+            bundle = self._store(bundle, results, snap.final)
+            if snap.final:
+                if self.report:
+                    self.state.report = write_report(self.state, self.report_dir)
+                self.state.finished_at = time.monotonic()
+                self._done.set()
+                return
+
+    def _fit(self, snap: _Snapshot) -> list[GroupResult]:
+        rows = snap.rows
+        if rows["delay"].size == 0:
+            return []
+        slow = [c for c in self._conditions if c not in SYMMETRY]
+        fast = [c for c in self._conditions if c in SYMMETRY]
+        groups = sorted({tuple(r) for r in zip(*(rows[c].tolist() for c in slow))}) if slow else [()]
+        results = []
+        for g in groups:
+            sel = np.ones(rows["delay"].size, bool)
+            for c, v in zip(slow, g):
+                sel &= rows[c] == v
+            keys = list(zip(*(rows[c][sel].tolist() for c in fast))) if fast else [()] * int(sel.sum())
+            keep = complete_rows(rows["delay"][sel], keys)
+            d, s = rows["delay"][sel][keep], rows["signal"][sel][keep]
+            conds = {c: rows[c][sel][keep] for c in fast}
+            group = dict(zip(slow, g))
+            try:
+                res = self._analyze(d, s, conds or None, **self._options)
+                results.append(GroupResult(group, int(d.size), res))
+            except Exception as exc:  # noqa: BLE001 — a fit that cannot run yet is reported, never raised
+                results.append(GroupResult(group, int(d.size), None, f"{type(exc).__name__}: {exc}"))
+        return results
+
+    def _store(self, bundle, results: list[GroupResult], final: bool):
+        """Append this refit to the analysis run (started at the first refit, stopped with the final one)."""
+        raw = self.state.start
+        if bundle is None:
+            run = compose_run(metadata={"plan_name": "live_analysis", "analysis_of": raw["uid"],
+                                        "sample": raw.get("sample"), "options": {
+                                            k: v for k, v in self._options.items() if k != "transfer"}})
+            self._writer("start", run.start_doc)
+            keys = {"group": "string", "n_points": "integer", "final": "boolean", "error": "string",
+                    "result_json": "string"}
+            desc = run.compose_descriptor(name="fit", data_keys={
+                k: {"source": "femtospin.live", "dtype": v, "shape": []} for k, v in keys.items()})
+            self._writer("descriptor", desc.descriptor_doc)
+            bundle = (run, desc)
+        run, desc = bundle
+        now = time.time()
+        for r in results:
+            data = {"group": json.dumps(r.group), "n_points": r.n_points, "final": final, "error": r.error,
+                    "result_json": json.dumps(r.result.to_dict()) if r.result is not None else ""}
+            self._writer("event", desc.compose_event(data=data, timestamps=dict.fromkeys(data, now)))
+        if final:
+            self._writer("stop", run.compose_stop(exit_status="success"))
+        return bundle
+
+
+def write_report(state: LiveState, directory: Path) -> Path | None:
+    """The run's report PNG: waveforms, components, j_s with its resolution, fit and residuals, parameters."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    done = [r for r in state.results if r.result is not None]
+    if not done:
+        return None
+    start = state.start
+    fig = Figure(figsize=(11, 11), constrained_layout=True)
+    FigureCanvasAgg(fig)
+    axes = fig.subplot_mosaic([["raw", "comp"], ["js", "table"], ["fit", "table"], ["resid", "table"]],
+                              height_ratios=[1.0, 1.0, 1.0, 0.45])
+    main = done[0].result
+    rows, conds = state.rows, state.conditions
+    keys = list(zip(*(rows[c].tolist() for c in conds))) if conds else [()] * rows["delay"].size
+    for key in dict.fromkeys(keys):
+        sel = np.array([k == key for k in keys])
+        d, x = np.round(rows["delay"][sel], 1), rows["signal"][sel]
+        grid = np.unique(d)
+        mean = np.array([x[d == g].mean() for g in grid])
+        axes["raw"].plot(grid, mean * 1e3, lw=0.8, label=", ".join(f"{c}={v:g}" for c, v in zip(conds, key)))
+    axes["raw"].set(xlabel="delay (fs)", ylabel="lock-in X (mV)", title="raw waveforms by condition")
+    if len(set(keys)) <= 12:
+        axes["raw"].legend(fontsize=6)
+    for name, comp in main.components.items():
+        axes["comp"].plot(comp.delay_fs, comp.value * 1e3, label=name, lw=1)
+    axes["comp"].set(xlabel="delay (fs)", ylabel="signal (mV)", title="symmetry components")
+    axes["comp"].legend(fontsize=7)
+    for r in done:
+        label = ", ".join(f"{k}={v:g}" for k, v in r.group.items()) or "j_s"
+        dec = r.result.deconvolution
+        axes["js"].plot(dec.delay_fs, dec.field / np.abs(dec.field).max(), label=label, lw=1)
+    axes["js"].set(xlabel="delay (fs)", ylabel="E ∝ j_s (norm.)",
+                   title=f"deconvolved spin current, resolution {main.resolution_fs:.0f} fs FWHM")
+    axes["js"].legend(fontsize=7)
+    comp = main.components[main.component]
+    if main.fit is not None:
+        axes["fit"].errorbar(comp.delay_fs, comp.value * 1e3, yerr=np.nan_to_num(comp.stderr) * 1e3, fmt=".",
+                             ms=2, lw=0.5, label=main.component)
+        axes["fit"].plot(comp.delay_fs, main.fit.best_fit * 1e3, "k-", lw=1, label=f"{main.fit.model} fit")
+        axes["resid"].plot(comp.delay_fs, (comp.value - main.fit.best_fit) / main.fit.sigma, ".", ms=2)
+    axes["fit"].set(ylabel="signal (mV)", title="forward-model fit")
+    axes["fit"].legend(fontsize=7)
+    axes["resid"].set(xlabel="delay (fs)", ylabel="residual / σ")
+    axes["resid"].axhline(0, color="0.6", lw=0.8)
+    lines = [f"{(start.get('sample') or {}).get('name', '?')} — {start.get('plan_name')} {start['uid'][:8]}", ""]
+    for r in state.results:
+        head = ", ".join(f"{k}={v:g}" for k, v in r.group.items())
+        if r.result is None:
+            lines.append(f"{head}: {r.error}")
+            continue
+        if head:
+            lines.append(head)
+        if r.result.fit is not None:
+            for name, p in r.result.fit.params.items():
+                err = "fixed" if not p["vary"] else f"± {p['stderr']:.3g}"
+                lines.append(f"  {name:20s} {p['value']:.4g} {err}")
+            lines.append(f"  {'reduced chi2':20s} {r.result.fit.redchi:.3g}")
+    axes["table"].axis("off")
+    axes["table"].text(0, 1, "\n".join(lines), va="top", family="monospace", fontsize=8)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"report_{start['uid'][:8]}.png"
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)
+    return path
