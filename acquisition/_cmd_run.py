@@ -11,7 +11,9 @@ from bluesky.utils import FailedStatus, RunEngineInterrupted
 from femtospin.plans import PLANS, PlanArgumentError, delay_grid
 
 from ._profiles import Table, load_profile
+from ._live import label
 from ._session import Session
+from ._storage import ANALYSIS_INFIX
 
 LIVE_TIMEOUT_S = 120.0  # the final fit of a long series still finishes well within this
 
@@ -169,7 +171,8 @@ def _run(args) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 — any failure: say what and where the data is, exit non-zero
         print(f"run failed: {describe_error(exc)}", file=sys.stderr)
-        for path in sorted(session.data_dir.glob("*.jsonl"), key=lambda p: p.stat().st_mtime)[-1:]:
+        runs = [p for p in session.data_dir.glob("*.jsonl") if ANALYSIS_INFIX not in p.name]
+        for path in sorted(runs, key=lambda p: p.stat().st_mtime)[-1:]:
             print(f"data recorded before the failure: {path}", file=sys.stderr)
         return 1
     for uid in uids:
@@ -177,7 +180,7 @@ def _run(args) -> int:
         print(f"data:    {session.writer.path(uid)}")
     if session.live.active and session.live.wait(LIVE_TIMEOUT_S):
         for r in session.live.state.results:
-            head = ", ".join(f"{k}={v:g}" for k, v in r.group.items())
+            head = label(r.group)
             if r.result is None or r.result.fit is None:
                 print(f"fit {head}: {r.error or 'no model'}".replace(" :", ":"))
                 continue

@@ -135,7 +135,8 @@ class LiveAnalysis:
         self._rows: dict[str, list] = {k: [] for k in ("delay", "signal", *self._conditions)}
         self._last_key = None
         self.state = LiveState(start=doc)
-        self._live = self._options is not None and doc.get("num_points", 0) >= MIN_DELAYS
+        delays = (doc.get("plan_args") or {}).get("delays") or []
+        self._live = self._options is not None and len(set(delays)) >= MIN_DELAYS  # waveforms, not single delays
         if self._live:
             self._done.clear()
             self._thread = threading.Thread(target=self._work, name="live-analysis", daemon=True)
@@ -248,6 +249,11 @@ class LiveAnalysis:
         return bundle
 
 
+def label(group: dict) -> str:
+    """``name=value, …`` of a condition group."""
+    return ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in group.items())
+
+
 def write_report(state: LiveState, directory: Path) -> Path | None:
     """The run's report PNG: waveforms, components, j_s with its resolution, fit and residuals, parameters."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -269,7 +275,7 @@ def write_report(state: LiveState, directory: Path) -> Path | None:
         d, x = np.round(rows["delay"][sel], 1), rows["signal"][sel]
         grid = np.unique(d)
         mean = np.array([x[d == g].mean() for g in grid])
-        axes["raw"].plot(grid, mean * 1e3, lw=0.8, label=", ".join(f"{c}={v:g}" for c, v in zip(conds, key)))
+        axes["raw"].plot(grid, mean * 1e3, lw=0.8, label=label(dict(zip(conds, key))) or "all")
     axes["raw"].set(xlabel="delay (fs)", ylabel="lock-in X (mV)", title="raw waveforms by condition")
     if len(set(keys)) <= 12:
         axes["raw"].legend(fontsize=6)
@@ -278,9 +284,8 @@ def write_report(state: LiveState, directory: Path) -> Path | None:
     axes["comp"].set(xlabel="delay (fs)", ylabel="signal (mV)", title="symmetry components")
     axes["comp"].legend(fontsize=7)
     for r in done:
-        label = ", ".join(f"{k}={v:g}" for k, v in r.group.items()) or "j_s"
         dec = r.result.deconvolution
-        axes["js"].plot(dec.delay_fs, dec.field / np.abs(dec.field).max(), label=label, lw=1)
+        axes["js"].plot(dec.delay_fs, dec.field / np.abs(dec.field).max(), label=label(r.group) or "j_s", lw=1)
     axes["js"].set(xlabel="delay (fs)", ylabel="E ∝ j_s (norm.)",
                    title=f"deconvolved spin current, resolution {main.resolution_fs:.0f} fs FWHM")
     axes["js"].legend(fontsize=7)
@@ -296,7 +301,7 @@ def write_report(state: LiveState, directory: Path) -> Path | None:
     axes["resid"].axhline(0, color="0.6", lw=0.8)
     lines = [f"{(start.get('sample') or {}).get('name', '?')} — {start.get('plan_name')} {start['uid'][:8]}", ""]
     for r in state.results:
-        head = ", ".join(f"{k}={v:g}" for k, v in r.group.items())
+        head = label(r.group)
         if r.result is None:
             lines.append(f"{head}: {r.error}")
             continue

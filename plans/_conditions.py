@@ -163,7 +163,8 @@ def schedule(dims: Sequence[Dimension], fast: Sequence[str], repeats: int, n_del
     """The steps of a composite measurement: (conditions, delay indices) in measuring order.
 
     Slow dimensions (those not in ``fast``) are outer loops in ``LOOP_ORDER``;
-    inside, each repeat visits every combination of the fast ones. ``scan``
+    inside, each repeat visits every combination of the fast ones. With more
+    than one repeat, ``repeat`` is a condition too. ``scan``
     measures a whole sweep per combination; ``point`` cycles the combinations
     at each delay. With ``order="abba"`` the visiting order reverses on every
     other pass (scan: per repeat, point: per delay), so + − then − + : a linear
@@ -185,14 +186,15 @@ def schedule(dims: Sequence[Dimension], fast: Sequence[str], repeats: int, n_del
     steps = []
     for slow_values in product(*[d.values for d in slow]):
         outer = dict(zip([d.name for d in slow], slow_values))
+        label = (lambda r: {"repeat": r}) if repeats > 1 else (lambda r: {})  # a column only when it varies
         passes = 0
         for r in range(repeats):
             if interleave == "scan":
                 for c in combos if order == "cyclic" or r % 2 == 0 else combos[::-1]:
-                    steps.append(({**outer, "repeat": r, **c}, list(range(n_delays))))
+                    steps.append(({**outer, **label(r), **c}, list(range(n_delays))))
                 continue
             for i in range(n_delays):
                 for c in combos if order == "cyclic" or passes % 2 == 0 else combos[::-1]:
-                    steps.append(({**outer, "repeat": r, **c}, [i]))
+                    steps.append(({**outer, **label(r), **c}, [i]))
                 passes += 1
     return steps

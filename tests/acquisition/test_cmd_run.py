@@ -79,14 +79,14 @@ def test_ctrl_c_aborts_the_run_and_leaves_the_table_safe(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait for a few recorded events
-        files = list(tmp_path.glob("*.jsonl"))
+        files = [p for p in tmp_path.glob("*.jsonl") if ".analysis." not in p.name]
         if files and sum(1 for line in files[0].open() if line.startswith('["event"')) > 5:
             break
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    (path,) = tmp_path.glob("*.jsonl")
+    (path,) = [p for p in tmp_path.glob("*.jsonl") if ".analysis." not in p.name]
     run = load_run(path.stem, tmp_path)
     assert run.stop["exit_status"] == "abort"
     end = run.table("baseline")

@@ -12,7 +12,7 @@ def test_demo_measures_fits_live_stores_and_reports(tmp_path, capsys):
     run = load_run(uid, tmp_path / "d")
     assert str(run.path) in out
     assert run.start["sample"]["name"] == "CoFeB(5)|Pt(3)" and run.stop["exit_status"] == "success"
-    assert run.start["conditions"] == ["repeat", "angle_deg", "magnetization"]
+    assert run.start["conditions"] == ["angle_deg", "magnetization"]
     data = run.table()
     assert {(a, m) for a, m in zip(data["angle_deg"], data["magnetization"])} == {
         (0.0, 1), (0.0, -1), (180.0, 1), (180.0, -1)}

@@ -29,7 +29,7 @@ def test_slow_conditions_are_outer_loops_and_fast_ones_combine():
     assert _order(steps, "temperature_K") == [300.0] * 4 + [400.0] * 4
     assert [(c["angle_deg"], c["magnetization"]) for c, _ in steps[:4]] == [
         (0.0, 1), (0.0, -1), (180.0, 1), (180.0, -1)]
-    assert list(steps[0][0]) == ["temperature_K", "repeat", "angle_deg", "magnetization"]
+    assert list(steps[0][0]) == ["temperature_K", "angle_deg", "magnetization"]
 
 
 @pytest.mark.parametrize(

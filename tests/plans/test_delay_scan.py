@@ -50,7 +50,7 @@ def test_plus_minus_magnetization_events_carry_condition(fast_table, session_fac
     plus, minus = t["lockin_x"][t["magnetization"] == 1], t["lockin_x"][t["magnetization"] == -1]
     assert np.corrcoef(plus, minus)[0, 1] < -0.95
     assert run.start["num_points"] == 2 * len(delays)
-    assert run.start["conditions"] == ["repeat", "magnetization"]
+    assert run.start["conditions"] == ["magnetization"]
 
 
 @pytest.mark.parametrize(

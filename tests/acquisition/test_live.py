@@ -1,0 +1,87 @@
+import time
+
+import numpy as np
+import pytest
+
+from femtospin import analysis
+from femtospin.acquisition import LiveAnalysis, Session, load_run, sim_profile
+from femtospin.acquisition._live import complete_rows
+from femtospin.plans import delay_grid, field_loop, thz_emission
+
+DELAYS = delay_grid(-1000.0, 2000.0, 20.0)
+
+
+def _table(seed=1):
+    t = sim_profile("CoFeB(5)|Pt(3)", fast=True, seed=seed)
+    t.lockin.time_constant.put(0.01)
+    return t
+
+
+def test_complete_rows_keeps_a_full_product_of_complete_sweeps():
+    keys = [(1, 0.0)] * 3 + [(-1, 0.0)] * 3 + [(1, 180.0)] * 2
+    delay = np.array([0, 10, 20, 0, 10, 20, 0, 10], float)
+    keep = complete_rows(delay, keys)
+    # (+M, 180°) alone would make an incomplete product: left out until (−M, 180°) exists
+    assert keep.tolist() == [True] * 6 + [False] * 2
+    keep = complete_rows(np.array([0, 10, 20, 0, 10], float), [(1,)] * 3 + [(-1,)] * 2)
+    assert keep.tolist() == [True, True, False, True, True]  # the sweep in progress lacks 20 fs
+
+
+def test_a_slow_analysis_never_blocks_the_run_engine_and_coalesces(tmp_path):
+    t = _table()
+    session = Session(t, tmp_path)
+    slow_calls = []
+
+    def slow_analyze(*args, **kwargs):
+        slow_calls.append(len(args[0]))
+        time.sleep(0.4)
+        return analysis.analyze(*args, **kwargs)
+
+    live = LiveAnalysis(tmp_path, analyze=slow_analyze, report=False)
+    durations = []
+
+    def timed(name, doc):
+        t0 = time.perf_counter()
+        live(name, doc)
+        durations.append(time.perf_counter() - t0)
+
+    session.RE.subscribe(timed)
+    plan = thz_emission(t.lockin, t.stage, DELAYS, magnet=t.magnet, magnetization=(1, -1), repeats=4,
+                        interleave="point")
+    t0 = time.perf_counter()
+    (uid,) = session.run(plan)
+    run_s = time.perf_counter() - t0
+    assert live.wait(30)
+    assert max(durations) < 0.05  # the callback only appends rows
+    assert live.requests > 100  # point interleave: a request at every condition change
+    assert live.state.fits_done < live.requests / 10  # coalesced to the newest data
+    assert run_s < 0.4 * live.requests  # the run did not wait for the analyses
+    assert slow_calls[-1] == plan.md["num_points"]  # the final fit saw every point
+    (fit,) = load_run(uid, tmp_path).fits()
+    assert fit["n_points"] == plan.md["num_points"]
+
+
+def test_the_fits_are_stored_with_the_run_and_the_report_written(tmp_path):
+    t = _table(seed=2)
+    session = Session(t, tmp_path / "d", live=True, report_dir=tmp_path)
+    (uid,) = session.run(thz_emission(t.lockin, t.stage, DELAYS, magnet=t.magnet, magnetization=(1, -1)))
+    assert session.live.wait(30)
+    run = load_run(uid, tmp_path / "d")
+    (stored,) = run.fits()
+    (live,) = session.live.state.results
+    assert stored["component"] == "odd_M" == live.result.component
+    tau = stored["fit"]["params"]["tau_es_fs"]
+    assert tau["value"] == pytest.approx(live.result.fit.value("tau_es_fs"))
+    assert abs(tau["value"] - 104.0) < 4 * tau["stderr"] + 1.0
+    assert session.live.state.report == tmp_path / f"report_{uid[:8]}.png"
+    assert session.live.state.report.read_bytes()[:4] == b"\x89PNG"
+    # the analysis run does not shadow the measured run when looked up by prefix
+    assert load_run(uid[:8], tmp_path / "d").uid == uid
+
+
+def test_single_delay_plans_are_not_fitted(tmp_path):
+    t = _table()
+    session = Session(t, tmp_path, live=True)
+    session.run(field_loop(t.lockin, t.stage, t.magnet, 100.0, max_field_mT=4.0, step_mT=1.0))
+    assert not session.live.active
+    assert not list(tmp_path.glob("*.analysis.*"))
