@@ -286,6 +286,7 @@ class SimTable:
         self.lockin = LockinSettings()
         self.magnets = [Hysteresis(layer.coercive_mT, layer.switching_width_mT or 0.1 * layer.coercive_mT)
                         for layer in sample.magnetic_layers]
+        self._parts: dict[int, dict] = {}  # signal shapes per sample in the beam
         self._residual = 0.0  # lock-in filter: part of the last input step not yet settled
         self._step_at = -np.inf
 
@@ -395,7 +396,9 @@ class SimTable:
         magnetic = sample.temperature_factor(self.temperature_K(now))  # only what M drives follows T_C
         if self.detection.mode == "moke":
             return scale * magnetic * self._moke(sample, at)
-        parts = _eos_parts(sample, self.pump.fwhm_fs, self.detection)
+        parts = self._parts.get(id(sample))
+        if parts is None:  # hashing the frozen sample on every read costs more than the physics
+            parts = self._parts[id(sample)] = _eos_parts(sample, self.pump.fwhm_fs, self.detection)
         m = self.magnetization
         turn = np.cos(np.radians(self.angle_deg))  # electric dipoles reverse under 180° turning
         qwp = np.radians(self.pump_qwp_deg)
