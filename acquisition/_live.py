@@ -320,3 +320,77 @@ def write_report(state: LiveState, directory: Path) -> Path | None:
     fig.savefig(tmp, dpi=110)
     os.replace(tmp, path)
     return path
+
+
+def display_available() -> bool:
+    """A screen to draw on: an X or Wayland display and an interactive matplotlib backend."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    import matplotlib
+
+    return matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo", "template")
+
+
+class LiveFigure:
+    """On-screen figure of the live analysis: waveforms by condition and the latest fit, redrawn as fits arrive.
+
+    A RunEngine callback subscribed after :class:`LiveAnalysis`; it draws only when
+    a new fit is available, from the thread matplotlib needs (bluesky's Qt
+    teleporter when the backend is Qt).
+    """
+
+    def __init__(self, live: LiveAnalysis, figure=None):
+        from bluesky.callbacks.mpl_plotting import QtAwareCallback
+
+        self.live = live
+        if figure is None:
+            import matplotlib.pyplot as plt
+
+            figure = plt.figure("femtospin live", figsize=(9, 4.5))
+        self.figure = figure
+        self.raw, self.fit = figure.subplots(1, 2)
+        self._shown = -1
+        outer = self
+
+        class _Callback(QtAwareCallback):
+            def event(self, doc):
+                if outer.live.state.fits_done != outer._shown:
+                    outer.refresh()
+
+            def stop(self, doc):
+                outer._shown = -1
+
+        self._callback = _Callback()
+
+    def __call__(self, name, doc):
+        return self._callback(name, doc)
+
+    def refresh(self) -> None:
+        """Redraw from the newest fit."""
+        state = self.live.state
+        self._shown = state.fits_done
+        rows, conds = state.rows, state.conditions
+        if not rows or rows["delay"].size == 0:
+            return
+        self.raw.clear()
+        keys = list(zip(*(rows[c].tolist() for c in conds))) if conds else [()] * rows["delay"].size
+        for key in dict.fromkeys(keys):
+            sel = np.array([k == key for k in keys])
+            order = np.argsort(rows["delay"][sel])
+            self.raw.plot(rows["delay"][sel][order], rows["signal"][sel][order] * 1e3, lw=0.8,
+                          label=label(dict(zip(conds, key))) or "signal")
+        self.raw.set(xlabel="delay (fs)", ylabel="lock-in X (mV)", title="measured so far")
+        self.raw.legend(fontsize=6)
+        self.fit.clear()
+        done = [r for r in state.results if r.result is not None and r.result.fit is not None]
+        if done:
+            res = done[-1].result
+            comp = res.components[res.component]
+            self.fit.plot(comp.delay_fs, comp.value * 1e3, ".", ms=2, label=res.component)
+            self.fit.plot(comp.delay_fs, res.fit.best_fit * 1e3, "k-", lw=1, label=res.fit.model)
+            varying = [(n, p) for n, p in res.fit.params.items() if p["vary"] and n != "amplitude"]
+            self.fit.set_title("  ".join(f"{n} = {p['value']:.4g} ± {p['stderr']:.2g}" for n, p in varying[:2]),
+                               fontsize=8)
+            self.fit.legend(fontsize=6)
+        self.fit.set(xlabel="delay (fs)", ylabel="mV")
+        self.figure.canvas.draw_idle()

@@ -12,7 +12,7 @@ from bluesky.utils import RunEngineInterrupted
 from ._profiles import Table
 from ._progress import ProgressBar
 from ._storage import RunWriter
-from ._live import LiveAnalysis
+from ._live import LiveAnalysis, LiveFigure, display_available
 from ._watch import LaserWatch
 
 
@@ -47,6 +47,8 @@ class Session:
         self.live = LiveAnalysis(self.writer.directory, report_dir=report_dir) if live else None
         if self.live is not None:
             self.RE.subscribe(self.live)
+            if display_available():  # otherwise the report PNG at the end is the figure
+                self.RE.subscribe(LiveFigure(self.live))
         table.attach(self.RE)
         threshold = laser_threshold_W or table.metadata.get("laser", {}).get("threshold_W")
         self.laser = None

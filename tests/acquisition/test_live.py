@@ -85,3 +85,26 @@ def test_single_delay_plans_are_not_fitted(tmp_path):
     session.run(field_loop(t.lockin, t.stage, t.magnet, 100.0, max_field_mT=4.0, step_mT=1.0))
     assert not session.live.active
     assert not list(tmp_path.glob("*.analysis.*"))
+
+
+def test_live_figure_draws_the_newest_fit(tmp_path, monkeypatch):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from femtospin.acquisition._live import LiveFigure, display_available
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert not display_available()  # no screen: no live figure, only the report
+    t = _table(seed=4)
+    session = Session(t, tmp_path, live=True)
+    figure = Figure()
+    FigureCanvasAgg(figure)
+    live_figure = LiveFigure(session.live, figure)
+    session.RE.subscribe(live_figure)
+    session.run(thz_emission(t.lockin, t.stage, DELAYS, magnet=t.magnet, magnetization=(1, -1)))
+    assert session.live.wait(30)
+    live_figure.refresh()
+    assert len(live_figure.raw.lines) == 2  # +M and −M
+    assert "tau_es_fs" in live_figure.fit.get_title()
+    assert live_figure.fit.lines[1].get_ydata().size == DELAYS.size
