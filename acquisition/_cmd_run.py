@@ -8,10 +8,11 @@ import sys
 from dataclasses import dataclass
 
 from bluesky.utils import FailedStatus, RunEngineInterrupted
+
 from femtospin.plans import PLANS, PlanArgumentError, delay_grid
 
-from ._profiles import Table, load_profile
 from ._live import label
+from ._profiles import Table, load_profile
 from ._session import Session
 from ._storage import ANALYSIS_INFIX
 

@@ -26,6 +26,9 @@ from pathlib import Path
 
 import serial
 import yaml
+from ophyd import Kind
+from pymeasure.instruments.lakeshore.lakeshore3xx import LakeShore3xx
+
 from femtospin.devices import (
     DelayLine,
     Electromagnet,
@@ -43,8 +46,6 @@ from femtospin.devices.drivers.newport_esp import ESPAxis, ESPController
 from femtospin.devices.drivers.srs import SR830LockIn, SR860LockIn
 from femtospin.devices.drivers.supplies import Gaussmeter, Keithley2400Source, KepcoBOP
 from femtospin.devices.drivers.thorlabs_pm import PM100
-from ophyd import Kind
-from pymeasure.instruments.lakeshore.lakeshore3xx import LakeShore3xx
 
 from ._profiles import Table
 

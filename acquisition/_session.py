@@ -9,10 +9,10 @@ from pathlib import Path
 from bluesky import RunEngine, SupplementalData
 from bluesky.utils import RunEngineInterrupted
 
+from ._live import LiveAnalysis, LiveFigure, display_available
 from ._profiles import Table
 from ._progress import ProgressBar
 from ._storage import RunWriter
-from ._live import LiveAnalysis, LiveFigure, display_available
 from ._watch import LaserWatch
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 ANALYSIS_INFIX = ".analysis."
 
 

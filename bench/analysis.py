@@ -15,13 +15,14 @@ import statistics
 import time
 
 import numpy as np
+from scipy.linalg import lstsq, toeplitz
+
 from femtospin.analysis import (
     analyze,
     detector_operator,
     impulse_response,
     spin_voltage,
 )
-from scipy.linalg import lstsq, toeplitz
 
 
 def waveform(n: int, dt: float, seed: int = 0):

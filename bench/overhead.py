@@ -14,10 +14,10 @@ import time
 
 from bluesky import RunEngine
 from bluesky.plans import scan
-from femtospin.acquisition import Session, sim_profile
-from femtospin.plans import delay_grid, delay_scan
 from ophyd.sim import det, motor
 
+from femtospin.acquisition import Session, sim_profile
+from femtospin.plans import delay_grid, delay_scan
 
 
 def per_point_ms(run, n: int) -> float:

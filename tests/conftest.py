@@ -1,4 +1,5 @@
 import pytest
+
 from femtospin.acquisition import Session, sim_profile
 from femtospin.sim_devices import Noise
 

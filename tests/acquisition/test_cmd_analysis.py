@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+
 from femtospin.acquisition._cli import main
 from femtospin.analysis import impulse_response
 

@@ -6,6 +6,7 @@ import sys
 import time
 
 import pytest
+
 from femtospin.acquisition import load_run, main
 from femtospin.plans import PLANS
 

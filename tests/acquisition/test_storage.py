@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+
 from femtospin.acquisition import RunWriter, load_run
 from femtospin.plans import delay_grid, delay_scan
 

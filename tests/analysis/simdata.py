@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from femtospin.analysis import settle_time
 from femtospin.sim_devices import (
     FS_PER_MM_VACUUM,

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from femtospin.analysis import analyze, fit_qwp, fit_temperature, impulse_response
 from femtospin.sim_devices import Detection, get_sample
 

@@ -3,6 +3,8 @@ the noise-driven λ, and a measured h on the data's step behaves as the detector
 
 import numpy as np
 import pytest
+from scipy.fft import irfft, rfft
+
 from femtospin.analysis import (
     deconvolve,
     detector_operator,
@@ -12,7 +14,6 @@ from femtospin.analysis import (
     spin_seebeck,
     spin_voltage,
 )
-from scipy.fft import irfft, rfft
 
 DT = 5.0
 N = 1024

@@ -4,9 +4,10 @@ import math
 
 import numpy as np
 import pytest
-from femtospin.analysis import SLOPES_DB, filter_order, noise_bandwidth, settle_time, step_response
 from scipy.integrate import quad
 from scipy.optimize import brentq
+
+from femtospin.analysis import SLOPES_DB, filter_order, noise_bandwidth, settle_time, step_response
 
 ORDERS = {6: 1, 12: 2, 18: 3, 24: 4}
 

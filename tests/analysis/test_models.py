@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+from scipy.integrate import trapezoid
+from scipy.optimize import brentq
+
 from femtospin.analysis import (
     causal_exp_convolved,
     convolve_gaussian,
@@ -12,8 +15,6 @@ from femtospin.analysis import (
     spin_voltage_weights,
     three_temperature,
 )
-from scipy.integrate import trapezoid
-from scipy.optimize import brentq
 
 # (tau_es, tau_ep, R): CoFeB, CoFeB|Pt, NiFe-like, an extreme pair, tau_es > tau_ep, and R = 1
 SPIN_VOLTAGE_PARAMS = [

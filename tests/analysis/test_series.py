@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from femtospin.analysis import (
     StaticKerr,
     fit_bandwidth,

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from femtospin.analysis import average_conditions, components
 
 T = np.arange(-500.0, 1000.0, 10.0)

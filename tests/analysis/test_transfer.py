@@ -4,6 +4,8 @@ from functools import partial
 
 import numpy as np
 import pytest
+from scipy.fft import rfftfreq
+
 from femtospin.analysis import (
     DETECTORS,
     apply_response,
@@ -16,7 +18,6 @@ from femtospin.analysis import (
     response_from_samples,
     spin_voltage,
 )
-from scipy.fft import rfftfreq
 
 DETS = ["gap250", "znte1000"]
 F_FINE = np.linspace(0.0, 60.0, 120001)  # THz

@@ -6,6 +6,7 @@ import struct
 import threading
 
 import pytest
+
 from femtospin.devices.drivers._serial import SerialLine
 
 

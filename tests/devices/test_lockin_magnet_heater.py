@@ -2,6 +2,11 @@ import itertools
 import threading
 
 import pytest
+from ophyd.utils import LimitError
+from pymeasure.instruments.kepco import KepcoBOP3612
+from pymeasure.instruments.srs import SR830
+from pymeasure.test import expected_protocol
+
 from femtospin.devices import (
     Electromagnet,
     HeaterController,
@@ -13,10 +18,6 @@ from femtospin.devices import (
 )
 from femtospin.devices.drivers.srs import SR830LockIn
 from femtospin.devices.drivers.supplies import KepcoBOP
-from ophyd.utils import LimitError
-from pymeasure.instruments.kepco import KepcoBOP3612
-from pymeasure.instruments.srs import SR830
-from pymeasure.test import expected_protocol
 
 
 def test_lockin_snapshot_and_auto_sensitivity_on_overload():

@@ -1,4 +1,6 @@
 import pytest
+from ophyd.utils import LimitError
+
 from femtospin.devices import (
     DelayLine,
     DelayStage,
@@ -8,7 +10,6 @@ from femtospin.devices import (
     SpotStage,
 )
 from femtospin.devices.drivers import elliptec, smc100
-from ophyd.utils import LimitError
 
 from .conftest import FakeElliptecBus, FakeSMC100
 

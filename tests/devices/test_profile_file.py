@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 from bluesky import RunEngine
+
 from femtospin.acquisition._profile_file import ProfileError, load_profile_file
 from femtospin.acquisition._profiles import Table, load_profile
 from femtospin.devices import DelayLine, LockInAmplifier

@@ -1,4 +1,5 @@
 import pytest
+
 from femtospin.plans import Dimension, PlanArgumentError, schedule
 
 M = Dimension("magnetization", (1, -1))

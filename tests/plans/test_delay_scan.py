@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from femtospin.analysis import settle_time
 from femtospin.plans import PlanArgumentError, delay_grid, delay_scan
 

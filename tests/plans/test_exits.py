@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from bluesky.preprocessors import plan_mutator
 from bluesky.utils import RunEngineInterrupted
+
 from femtospin.acquisition import load_run, sim_profile
 from femtospin.plans import UnsafeTableError, thz_emission
 

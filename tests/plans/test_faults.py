@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from femtospin.acquisition import load_run
 from femtospin.acquisition._cmd_run import describe_error
 from femtospin.plans import thz_emission

@@ -1,6 +1,7 @@
 """A laser drop suspends the run; the interrupted point is measured again once the laser is back."""
 
 import numpy as np
+
 from femtospin.acquisition import load_run
 from femtospin.plans import delay_grid, thz_emission
 

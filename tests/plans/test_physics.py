@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+
 from femtospin.acquisition import Session, load_run, sim_profile
 from femtospin.plans import delay_grid, field_loop, find_time_zero, qwp_sweep, temperature_series, thz_emission
 from femtospin.sim_devices import Noise, get_sample

@@ -1,6 +1,7 @@
 """Every plan checks every argument before its first message: nothing moves, nothing is stored."""
 
 import pytest
+
 from femtospin.plans import (
     PlanArgumentError,
     delay_grid,

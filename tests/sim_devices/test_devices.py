@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from ophyd.utils import LimitError
+
 from femtospin.devices import (
     DelayStage,
     LockIn,
@@ -26,7 +28,6 @@ from femtospin.sim_devices import (
     SimTranslationStage,
     get_sample,
 )
-from ophyd.utils import LimitError
 
 TIMEOUT = 5.0
 

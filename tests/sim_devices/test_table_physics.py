@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+
 from femtospin.analysis import noise_bandwidth, settle_time
 from femtospin.sim_devices import (
     FS_PER_MM_VACUUM,

@@ -1,6 +1,7 @@
 import struct
 
 import pytest
+
 from femtospin.devices import InstrumentError, InstrumentTimeout
 from femtospin.devices.drivers import apt
 

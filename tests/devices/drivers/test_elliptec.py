@@ -1,4 +1,5 @@
 import pytest
+
 from femtospin.devices import InstrumentError
 from femtospin.devices.drivers import elliptec
 

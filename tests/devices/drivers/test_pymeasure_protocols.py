@@ -1,12 +1,6 @@
 """Every pymeasure-based driver against ``expected_protocol``: commands as the manuals give them."""
 
 import pytest
-from femtospin.devices import InstrumentError
-from femtospin.devices.drivers.lakeshore33x import LakeShoreHeater
-from femtospin.devices.drivers.newport_esp import ESPAxis, ESPController
-from femtospin.devices.drivers.srs import SR830LockIn, SR860LockIn
-from femtospin.devices.drivers.supplies import Gaussmeter, Keithley2400Source, KepcoBOP
-from femtospin.devices.drivers.thorlabs_pm import PM100
 from pymeasure.instruments.keithley import Keithley2400
 from pymeasure.instruments.kepco import KepcoBOP3612
 from pymeasure.instruments.lakeshore import LakeShore425
@@ -15,6 +9,13 @@ from pymeasure.instruments.newport import ESP300
 from pymeasure.instruments.srs import SR830, SR860
 from pymeasure.instruments.thorlabs import ThorlabsPM100USB
 from pymeasure.test import expected_protocol
+
+from femtospin.devices import InstrumentError
+from femtospin.devices.drivers.lakeshore33x import LakeShoreHeater
+from femtospin.devices.drivers.newport_esp import ESPAxis, ESPController
+from femtospin.devices.drivers.srs import SR830LockIn, SR860LockIn
+from femtospin.devices.drivers.supplies import Gaussmeter, Keithley2400Source, KepcoBOP
+from femtospin.devices.drivers.thorlabs_pm import PM100
 
 PM100_SENSOR = ("SYST:SENSOR:IDN?", "S120C,1234567,01-Jan-2024,1,18,289")
 

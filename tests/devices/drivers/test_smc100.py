@@ -1,6 +1,7 @@
 import threading
 
 import pytest
+
 from femtospin.devices import InstrumentError
 from femtospin.devices.drivers import smc100
 
