@@ -29,6 +29,7 @@ from ._storage import RunWriter
 
 SYMMETRY = ("magnetization", "angle_deg", "helicity")  # conditions the components are formed from
 MIN_DELAYS = 16
+PREVIOUS_RUN_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -56,6 +57,7 @@ class LiveState:
     conditions: list = field(default_factory=list)
     finished_at: float | None = None
     report: Path | None = None
+    error: str = ""
 
 
 def analysis_options(start: dict) -> dict | None:
@@ -128,6 +130,8 @@ class LiveAnalysis:
         getattr(self, f"_{name}", lambda doc: None)(doc)
 
     def _start(self, doc):
+        # the previous run's final fit (under a second) must not mix with this run's state
+        self._done.wait(PREVIOUS_RUN_TIMEOUT_S)
         self._options = analysis_options(doc)
         self._delay_field = ((doc.get("hints") or {}).get("dimensions") or [[["stage_delay"]]])[0][0][0]
         self._conditions = [c for c in doc.get("conditions", []) if c != "repeat"]
@@ -183,6 +187,14 @@ class LiveAnalysis:
 
     # ---------------------------------------------------------- worker side
     def _work(self) -> None:
+        try:
+            self._refit_until_final()
+        except Exception as exc:  # noqa: BLE001 — storage or report failed: say so, never hang the next run
+            self.state.error = f"live analysis stopped: {type(exc).__name__}: {exc}"
+        finally:
+            self._done.set()
+
+    def _refit_until_final(self) -> None:
         bundle = None
         while True:
             with self._cv:
@@ -197,7 +209,6 @@ class LiveAnalysis:
                 if self.report:
                     self.state.report = write_report(self.state, self.report_dir)
                 self.state.finished_at = time.monotonic()
-                self._done.set()
                 return
 
     def _fit(self, snap: _Snapshot) -> list[GroupResult]:
