@@ -21,7 +21,6 @@ from ._plans import (
 from ._stubs import (
     Measurement,
     UnsafeTableError,
-    delay_sweep,
     lockin_settle_s,
     make_safe,
     prepare_state,
@@ -55,7 +54,6 @@ __all__ = [
     "check_values",
     "delay_grid",
     "delay_scan",
-    "delay_sweep",
     "field_loop",
     "find_time_zero",
     "fluence_series",

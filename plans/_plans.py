@@ -27,7 +27,6 @@ from ._validate import (
     PlanArgumentError,
     check_delays,
     check_positive,
-    check_values,
     require,
 )
 
@@ -176,9 +175,9 @@ def qwp_sweep(lockin, stage, pump_qwp, delays, angles, *, power_meter=None, read
     """Signal versus pump quarter-wave-plate angle φ (decomposed as C·sin2φ + L1·sin4φ + L2·cos4φ + D)."""
     delays = check_delays("delays", np.atleast_1d(delays), stage)
     require("pump_qwp", pump_qwp, "sweeping the quarter-wave plate")
-    angles = check_values("angles", angles, -360.0, 360.0, "deg")
-    dim = angle_dim(pump_qwp, angles)
+    dim = angle_dim(pump_qwp, angles)  # angles in [0, 360] deg, checked
     dim = Dimension("qwp_deg", dim.values, "deg", dim.move, dim.devices, dim.change_s)
+    angles = list(dim.values)
     steps = [({"qwp_deg": a}, list(range(len(delays)))) for a in angles]
     return measure(lockin, stage, delays, [dim], steps, plan_name="qwp_sweep",
                    plan_args={"delays": delays.tolist(), "angles": angles}, power_meter=power_meter,

@@ -63,13 +63,6 @@ def read_at(stage, delay_fs: float, settle_s: float, detectors, power_meter=None
     return (yield from bps.trigger_and_read(list(detectors)))
 
 
-def delay_sweep(stage, lockin, delays, settle_s: float, readables=(), power_meter=None):
-    """Move through ``delays``; at each, wait for the lock-in to settle and record one event."""
-    for delay in delays:
-        yield from bps.checkpoint()
-        yield from read_at(stage, delay, settle_s, [stage, lockin, *readables], power_meter)
-
-
 def set_magnetization(magnet, sign: int, saturation_mT: float, field_mT: float = 0.0):
     """Saturate along ``sign`` then go to the measuring field (0 mT removes the Nernst part)."""
     yield from bps.mv(magnet, sign * saturation_mT)
