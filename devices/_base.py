@@ -49,8 +49,11 @@ class DriverSignal(Signal):
 
     def get(self, **kwargs):
         if self._getter is not None:
-            self._readback = self._getter(self.parent)
-            self._metadata["timestamp"] = time.time()
+            old, value = self._readback, self._getter(self.parent)
+            self._readback = value
+            self._metadata["timestamp"] = ts = time.time()
+            if value != old:  # like an instrument monitor: subscribers (suspenders) see every new reading
+                self._run_subs(sub_type=self.SUB_VALUE, old_value=old, value=value, timestamp=ts)
         return self._readback
 
     def put(self, value, **kwargs):

@@ -19,6 +19,22 @@ FS_PER_MM_DOUBLE_PASS = 2.0 / 299.792458e-6  # t = 2·x/c in vacuum: 6671.28 fs 
 N_AIR = 1.000275  # 800 nm, dry air near 20 °C
 
 
+def delay_path(stage, delay_fs: float, current_mm: float) -> list[float]:
+    """Axis positions (mm) a delay line visits to reach ``delay_fs`` from ``current_mm``.
+
+    Checks the soft limits and records the setpoint. With ``approach_fs`` > 0 a
+    target below the current position is overshot first, so every point is
+    approached from below and the backlash play is the same everywhere.
+    """
+    lo, hi = stage.limits
+    if not lo <= delay_fs <= hi:
+        raise LimitError(f"{stage.name}: delay {delay_fs} fs outside soft limits [{lo}, {hi}] fs")
+    stage.setpoint.put(delay_fs)
+    target = stage.to_mm(delay_fs)
+    overshoot = stage.approach_fs.get() / stage.fs_per_mm.get()
+    return [target - overshoot, target] if overshoot > 0 and target < current_mm else [target]
+
+
 class _Positioner(Device):
     """Moves ``axis`` along a path of axis positions, polling for completion with a deadline."""
 
@@ -96,16 +112,7 @@ class DelayLine(_Positioner):
         return self.delay.get()
 
     def set(self, delay_fs: float):
-        lo, hi = self.limits
-        if not lo <= delay_fs <= hi:
-            raise LimitError(f"{self.name}: delay {delay_fs} fs outside soft limits [{lo}, {hi}] fs")
-        self.setpoint.put(delay_fs)
-        target = self.to_mm(delay_fs)
-        path = [target]
-        overshoot = self.approach_fs.get() / self.fs_per_mm.get()
-        if overshoot > 0 and target < self.axis.position():
-            path.insert(0, target - overshoot)
-        return self._go(path, f"move to {delay_fs:g} fs")
+        return self._go(delay_path(self, delay_fs, self.axis.position()), f"move to {delay_fs:g} fs")
 
     def park(self):
         return self.set(self.park_fs.get())

@@ -15,67 +15,22 @@ import numpy as np
 from ophyd import Component as Cpt
 from ophyd import Device, Kind, Signal
 from ophyd.status import DeviceStatus
-from ophyd.utils import LimitError, ReadOnlyError
+from ophyd.utils import LimitError
 
 from femtospin import analysis
+from femtospin.devices._base import DriverSignal, config
+from femtospin.devices._motion import delay_path
 
 from ._table import FS_PER_MM_VACUUM, N_AIR, SimTable
 
 
-class UnitSignal(Signal):
-    """A soft signal that reports its units in ``describe``."""
-
-    def __init__(self, *, units: str | None = None, **kwargs):
-        self._units = units
-        super().__init__(**kwargs)
-
-    def describe(self):
-        desc = super().describe()
-        if self._units:
-            desc[self.name]["units"] = self._units
-        return desc
-
-
-class TableSignal(UnitSignal):
-    """A signal whose value is read from (and optionally written to) the parent's table.
-
-    Parameters
-    ----------
-    getter : callable
-        ``getter(device) -> value``.
-    setter : callable, optional
-        ``setter(device, value)``; without it the signal is read-only.
-    units : str, optional
-        Units reported in ``describe``.
-    """
-
-    def __init__(self, *, getter: Callable, setter: Callable | None = None, units: str | None = None, **kwargs):
-        self._getter, self._setter = getter, setter
-        super().__init__(value=None, units=units, **kwargs)
+class TableSignal(DriverSignal):
+    """A signal read from (and optionally written to) the parent's table; an injected fault raises first."""
 
     def get(self, **kwargs):
-        check_fault(self.parent)
-        old, value = self._readback, self._getter(self.parent)
-        self._readback = value
-        self._metadata["timestamp"] = ts = time.time()
-        if value != old:  # like an instrument monitor: subscribers (suspenders) see every new reading
-            self._run_subs(sub_type=self.SUB_VALUE, old_value=old, value=value, timestamp=ts)
-        return value
-
-    def put(self, value, **kwargs):
-        if self._setter is None:
-            raise ReadOnlyError(f"{self.name} is read-only")
-        self._setter(self.parent, value)
-        super().put(self._getter(self.parent), force=True)
-
-    def describe(self):
-        self.get()  # the value's type decides the dtype
-        return super().describe()
-
-
-def _config(value, units=None):
-    """A configuration value of a device, stored with the run's descriptors."""
-    return Cpt(UnitSignal, value=value, units=units, kind=Kind.config)
+        if self._getter is not None:
+            check_fault(self.parent)
+        return super().get(**kwargs)
 
 
 def check_fault(device: Device) -> None:
@@ -134,13 +89,13 @@ class SimDelayStage(_TableDevice):
     delay = Cpt(TableSignal, getter=lambda d: d.to_fs(d.table.carriage_mm), units="fs", kind=Kind.hinted)
     encoder_mm = Cpt(TableSignal, getter=lambda d: d.table.carriage_mm, units="mm", kind=Kind.normal)
     setpoint = Cpt(Signal, value=np.nan, kind=Kind.omitted)
-    time_zero_mm = _config(25.0, "mm")
-    fs_per_mm = _config(FS_PER_MM_VACUUM * N_AIR, "fs/mm")
-    low_limit_fs = _config(-20_000.0, "fs")
-    high_limit_fs = _config(100_000.0, "fs")
-    park_fs = _config(-1000.0, "fs")
-    approach_fs = _config(200.0, "fs")
-    velocity_mm_s = _config(20.0, "mm/s")
+    time_zero_mm = config(25.0, "mm")
+    fs_per_mm = config(FS_PER_MM_VACUUM * N_AIR, "fs/mm")
+    low_limit_fs = config(-20_000.0, "fs")
+    high_limit_fs = config(100_000.0, "fs")
+    park_fs = config(-1000.0, "fs")
+    approach_fs = config(200.0, "fs")
+    velocity_mm_s = config(20.0, "mm/s")
 
     def to_fs(self, mm: float) -> float:
         return (mm - self.time_zero_mm.get()) * self.fs_per_mm.get()
@@ -153,16 +108,11 @@ class SimDelayStage(_TableDevice):
     def position(self) -> float:
         return self.delay.get()
 
+    def to_mm(self, fs: float) -> float:
+        return self.time_zero_mm.get() + fs / self.fs_per_mm.get()
+
     def set(self, delay_fs: float) -> DeviceStatus:
-        lo, hi = self.limits
-        if not lo <= delay_fs <= hi:
-            raise LimitError(f"{self.name}: delay {delay_fs} fs outside soft limits [{lo}, {hi}] fs")
-        self.setpoint.put(delay_fs)
-        target = self.time_zero_mm.get() + delay_fs / self.fs_per_mm.get()
-        path = [target]
-        overshoot = self.approach_fs.get() / self.fs_per_mm.get()
-        if overshoot > 0 and target < self.table.motor_mm:
-            path.insert(0, target - overshoot)
+        path = delay_path(self, delay_fs, self.table.motor_mm)
         seconds = np.sum(np.abs(np.diff([self.table.motor_mm, *path]))) / self.velocity_mm_s.get() + 0.005
 
         def apply():
@@ -195,10 +145,10 @@ def _positive(what):
 class SimLockIn(_TableDevice):
     """Dual-phase lock-in: X, Y (V), R, θ from one snapshot; τ, slope, sensitivity, phase as configuration."""
 
-    x = Cpt(UnitSignal, value=0.0, units="V", kind=Kind.hinted)
-    y = Cpt(UnitSignal, value=0.0, units="V", kind=Kind.normal)
-    r = Cpt(UnitSignal, value=0.0, units="V", kind=Kind.normal)
-    theta = Cpt(UnitSignal, value=0.0, units="deg", kind=Kind.normal)
+    x = Cpt(DriverSignal, value=0.0, units="V", kind=Kind.hinted)
+    y = Cpt(DriverSignal, value=0.0, units="V", kind=Kind.normal)
+    r = Cpt(DriverSignal, value=0.0, units="V", kind=Kind.normal)
+    theta = Cpt(DriverSignal, value=0.0, units="deg", kind=Kind.normal)
     overload = Cpt(Signal, value=False, kind=Kind.normal)
     time_constant = _lockin_setting("time_constant_s", _positive("time constant"))
     slope_db = _lockin_setting("slope_db", analysis.filter_order)
@@ -221,9 +171,9 @@ class SimMagnet(_TableDevice):
     """Bipolar magnet supply with Hall-probe readback (mT), limited ramp rate and settling."""
 
     field = Cpt(TableSignal, getter=lambda d: d.table.field_mT, units="mT", kind=Kind.hinted)
-    max_field_mT = _config(200.0, "mT")
-    ramp_mT_s = _config(500.0, "mT/s")
-    settle_s = _config(0.2, "s")
+    max_field_mT = config(200.0, "mT")
+    ramp_mT_s = config(500.0, "mT/s")
+    settle_s = config(0.2, "s")
 
     def set(self, field_mT: float) -> DeviceStatus:
         limit = self.max_field_mT.get()
@@ -237,7 +187,7 @@ class SimRotationMount(_TableDevice):
     """Motorized rotation mount turning one knob of the table (sample angle, pump or probe wave plate)."""
 
     angle = Cpt(TableSignal, getter=lambda d: getattr(d.table, d.knob) % 360.0, units="deg", kind=Kind.hinted)
-    speed_deg_s = _config(90.0, "deg/s")
+    speed_deg_s = config(90.0, "deg/s")
 
     def __init__(self, table: SimTable, knob: str, *, name: str, **kwargs):
         self.knob = knob
@@ -255,9 +205,9 @@ class SimTranslationStage(_TableDevice):
     """Sample translation stage selecting the spot (mm)."""
 
     position_mm = Cpt(TableSignal, getter=lambda d: d.table.spot_mm, units="mm", kind=Kind.hinted)
-    low_limit_mm = _config(0.0, "mm")
-    high_limit_mm = _config(25.0, "mm")
-    velocity_mm_s = _config(2.0, "mm/s")
+    low_limit_mm = config(0.0, "mm")
+    high_limit_mm = config(25.0, "mm")
+    velocity_mm_s = config(2.0, "mm/s")
 
     def set(self, position_mm: float) -> DeviceStatus:
         lo, hi = self.low_limit_mm.get(), self.high_limit_mm.get()
@@ -272,10 +222,10 @@ class SimTemperatureController(_TableDevice):
 
     temperature = Cpt(TableSignal, getter=lambda d: d.table.temperature_K(), units="K", kind=Kind.hinted)
     setpoint = Cpt(TableSignal, getter=lambda d: d.table.thermal.target, units="K", kind=Kind.normal)
-    ramp_K_per_min = _config(10.0, "K/min")
-    band_K = _config(0.2, "K")
-    hold_s = _config(30.0, "s")
-    safe_K = _config(300.0, "K")
+    ramp_K_per_min = config(10.0, "K/min")
+    band_K = config(0.2, "K")
+    hold_s = config(30.0, "s")
+    safe_K = config(300.0, "K")
     max_K = Cpt(TableSignal, getter=lambda d: d.table.sample.max_temperature_K, units="K", kind=Kind.config)
 
     def set(self, temperature_K: float) -> DeviceStatus:
@@ -294,4 +244,4 @@ class SimPowerMeter(_TableDevice):
     """Pump power meter (W)."""
 
     power = Cpt(TableSignal, getter=lambda d: d.table.pump_power_W(), units="W", kind=Kind.hinted)
-    wavelength_nm = _config(800.0, "nm")
+    wavelength_nm = config(800.0, "nm")

@@ -17,12 +17,11 @@ import numpy as np
 from scipy.stats import norm
 
 from femtospin import analysis
+from femtospin.devices._motion import FS_PER_MM_DOUBLE_PASS as FS_PER_MM_VACUUM  # double pass, 6671.28 fs/mm
+from femtospin.devices._motion import N_AIR
 
 from ._clock import SimClock
 from ._samples import REFERENCE_FLUENCE_MJCM2, Sample
-
-FS_PER_MM_VACUUM = 2.0 / 299.792458e-6  # double pass: t = 2·x·n_air/c, 6671.28 fs per mm
-N_AIR = 1.000275  # 800 nm, dry air near 20 °C
 
 
 @dataclass(frozen=True)

@@ -144,3 +144,21 @@ def test_heater_timeout_returns_to_safe_setpoint():
 def test_heater_sample_limit():
     with pytest.raises(LimitError, match="sample limit"):
         _heater([300.0]).set(500.0)
+
+
+def test_power_meter_readings_reach_subscribers():
+    """A real meter's readback notifies subscribers on each new reading: what the laser-drop suspender listens to."""
+    from femtospin.devices import PumpPowerMeter
+
+    class Meter:
+        readings = iter([0.5, 0.5, 0.01, 0.5])
+
+        def power_W(self):
+            return next(self.readings)
+
+    meter = PumpPowerMeter(Meter(), name="power_meter")
+    seen = []
+    meter.power.subscribe(lambda value, **kw: seen.append(value), run=False)
+    for _ in range(4):
+        meter.power.get()
+    assert seen == [0.5, 0.01, 0.5]  # a repeated reading is not a new one
