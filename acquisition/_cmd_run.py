@@ -7,9 +7,9 @@ import inspect
 import sys
 from dataclasses import dataclass
 
-from bluesky.utils import FailedStatus, RunEngineInterrupted
+from bluesky.utils import RunEngineInterrupted
 
-from femtospin.plans import PLANS, PlanArgumentError, delay_grid
+from femtospin.plans import PLANS, PlanArgumentError, delay_grid, device_error
 
 from ._live import label
 from ._profiles import Table, load_profile
@@ -171,7 +171,7 @@ def _run(args) -> int:
         print("interrupted: run aborted, table left safe", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 — any failure: say what and where the data is, exit non-zero
-        print(f"run failed: {describe_error(exc)}", file=sys.stderr)
+        print(f"run failed: {device_error(exc)}", file=sys.stderr)
         runs = [p for p in session.data_dir.glob("*.jsonl") if ANALYSIS_INFIX not in p.name]
         for path in sorted(runs, key=lambda p: p.stat().st_mtime)[-1:]:
             print(f"data recorded before the failure: {path}", file=sys.stderr)
@@ -192,13 +192,3 @@ def _run(args) -> int:
     if args.plan == "find_time_zero":
         print(f"time zero: stage at {table.stage.time_zero_mm.get():.6f} mm (write it into the profile)")
     return 0
-
-
-def describe_error(exc: BaseException) -> str:
-    """The device's own message for a failed move, else the exception's."""
-    if isinstance(exc, FailedStatus) and exc.args:
-        status = exc.args[0]
-        inner = status.exception() if hasattr(status, "exception") else None
-        if inner is not None:
-            return str(inner)
-    return str(exc)

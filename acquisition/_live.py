@@ -165,15 +165,14 @@ class LiveAnalysis:
 
     def _stop(self, doc):
         if self._live:
-            self._submit(final=True, stop=doc)
+            self._submit(final=True)
 
-    def _submit(self, final: bool, stop: dict | None = None) -> None:
+    def _submit(self, final: bool) -> None:
         snapshot = _Snapshot({k: np.asarray(v) for k, v in self._rows.items()}, final)
         with self._cv:
             self.requests += 1
             if self._pending is None or not self._pending.final:  # the final snapshot is never dropped
                 self._pending = snapshot
-            self._stop_doc = stop if final else getattr(self, "_stop_doc", None)
             self._cv.notify()
 
     @property

@@ -21,6 +21,7 @@ from ._plans import (
 from ._stubs import (
     Measurement,
     UnsafeTableError,
+    device_error,
     lockin_settle_s,
     make_safe,
     prepare_state,
@@ -54,6 +55,7 @@ __all__ = [
     "check_values",
     "delay_grid",
     "delay_scan",
+    "device_error",
     "field_loop",
     "find_time_zero",
     "fluence_series",

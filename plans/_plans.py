@@ -27,6 +27,7 @@ from ._validate import (
     PlanArgumentError,
     check_delays,
     check_positive,
+    delay_grid,
     require,
 )
 
@@ -193,8 +194,6 @@ def find_time_zero(lockin, stage, *, start_fs: float = -3000.0, stop_fs: float =
     the three highest points. The stage's ``time_zero_mm`` is updated and the
     new value recorded in the run's ``time_zero`` stream; the plan returns it.
     """
-    from ._validate import delay_grid
-
     coarse = check_delays("delays", delay_grid(start_fs, stop_fs, step_fs), stage)
     if fine_step_fs is not None:
         check_positive("fine_step_fs", fine_step_fs, step_fs, "fs")

@@ -100,13 +100,13 @@ def make_safe(stage, magnet=None, heater=None):
         try:
             yield from step()
         except Exception as exc:  # noqa: BLE001 — carry on with the other devices, report below
-            failures.append(f"{device.name}: {_cause(exc)}")
+            failures.append(f"{device.name}: {device_error(exc)}")
     if failures:
         raise UnsafeTableError("table not left safe — " + "; ".join(failures))
 
 
-def _cause(exc: BaseException) -> str:
-    """The device's own error inside a failed ophyd status."""
+def device_error(exc: BaseException) -> str:
+    """The device's own message for a failed status (bluesky wraps it in ``FailedStatus``), else the exception's."""
     status = exc.args[0] if exc.args else None
     inner = getattr(status, "exception", None)
     if callable(inner) and inner() is not None:

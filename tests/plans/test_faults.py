@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from femtospin.acquisition import load_run
-from femtospin.acquisition._cmd_run import describe_error
-from femtospin.plans import thz_emission
+from femtospin.plans import device_error, thz_emission
 
 DELAYS = np.arange(-300.0, 600.0, 30.0)
 
@@ -27,7 +26,7 @@ def test_fault_ends_run_with_device_named(fast_table, session_factory, device, k
     with pytest.raises(Exception) as info:
         session.run(thz_emission(t.lockin, t.stage, DELAYS, magnet=t.magnet, sample_rotation=t.sample_rotation,
                                  magnetization=(1, -1), angles=(0.0, 180.0)))
-    assert message in describe_error(info.value) + repr(info.value) + repr(info.value.__context__)
+    assert message in device_error(info.value) + repr(info.value) + repr(info.value.__context__)
     # safe: field off; the stage parked unless it is the stuck one
     assert t.sim.field_mT == 0.0
     if device != "stage":
