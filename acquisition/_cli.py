@@ -6,13 +6,21 @@ import argparse
 import re
 import sys
 
-from . import _cmd_analysis, _cmd_run
+from . import _cmd_analysis, _cmd_catalog, _cmd_run
+from ._catalog import parse_catalog
+from ._session import data_directory
 
 
 def _demo(args) -> int:
     from ._demo import run_demo, summary
 
-    result = run_demo(fast=args.fast, data_dir=args.data_dir, out_dir=args.out, progress=not args.no_progress)
+    try:
+        catalog = parse_catalog(args.catalog, data_directory(args.data_dir))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = run_demo(fast=args.fast, data_dir=args.data_dir, out_dir=args.out, progress=not args.no_progress,
+                      catalog=catalog)
     print(summary(result))
     return 0
 
@@ -22,12 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="measure CoFeB(5)|Pt(3) at ±M × 0°/180° on the simulated table, fitted live")
     demo.add_argument("--fast", action="store_true", help="accelerated simulated clock (skips every wait)")
-    demo.add_argument("--data-dir", help="where runs are stored (default $FEMTOSPIN_DATA or ~/femtospin-data)")
+    _cmd_catalog.data_dir_option(demo)
+    _cmd_catalog.catalog_option(demo)
     demo.add_argument("--out", help="where the report PNG goes (default: the data directory)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
     _cmd_run.register(sub)
     _cmd_analysis.register(sub)
+    _cmd_catalog.register(sub)
     return parser
 
 

@@ -11,9 +11,11 @@ from bluesky.utils import RunEngineInterrupted
 
 from femtospin.plans import PLANS, PlanArgumentError, delay_grid, device_error
 
+from ._catalog import parse_catalog
+from ._cmd_catalog import catalog_option, data_dir_option
 from ._live import label
 from ._profiles import Table, load_profile
-from ._session import Session
+from ._session import Session, data_directory
 from ._storage import ANALYSIS_INFIX
 
 LIVE_TIMEOUT_S = 120.0  # the final fit of a long series still finishes well within this
@@ -108,7 +110,8 @@ def register(sub) -> None:
         p.add_argument("--seed", type=int, help="simulated profiles only: noise seed")
         p.add_argument("--lockin-tau", type=float, metavar="S", help="lock-in time constant (s) for this run")
         p.add_argument("--fine", type=_range, metavar="LO:HI:STEP", help="finer delay grid near time zero (fs)")
-        p.add_argument("--data-dir", help="where runs are stored (default $FEMTOSPIN_DATA or ~/femtospin-data)")
+        data_dir_option(p)
+        catalog_option(p)
         p.add_argument("--laser-threshold", type=float, metavar="W", help="suspend below this pump power (W)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         for param in _options(plan):
@@ -152,6 +155,7 @@ def _run(args) -> int:
     try:
         if options and not args.profile.startswith("sim"):
             raise PlanArgumentError("--sample/--seed: only for the simulated profiles sim and sim:fast")
+        catalog = parse_catalog(args.catalog, data_directory(args.data_dir))
         table = load_profile(args.profile, **options)
         if args.lockin_tau is not None:
             table.lockin.time_constant.put(args.lockin_tau)
@@ -160,7 +164,7 @@ def _run(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     session = Session(table, args.data_dir, progress=not args.no_progress, laser_threshold_W=args.laser_threshold,
-                      live=True)
+                      live=True, catalog=catalog)
     print(f"{args.plan}: {measurement.md.get('num_points', '?')} points, "
           f"estimated duration {_duration(measurement.estimated_s)}"
           + (" of simulated time" if table.clock is not None and table.clock.accelerated else ""))

@@ -24,12 +24,12 @@ class DemoResult:
 
 
 def run_demo(*, fast: bool = False, data_dir=None, out_dir=None, progress: bool = True,
-             step_fs: float = 25.0) -> DemoResult:
+             step_fs: float = 25.0, catalog=None) -> DemoResult:
     """Measure ±M × 0°/180° with the live fit, then read the run and its fit back from storage."""
     table = sim_profile(DEMO_SAMPLE, fast=fast, seed=None)
     table.lockin.time_constant.put(0.01)
     table.lockin.sensitivity.put(0.005)
-    session = Session(table, data_dir, progress=progress, live=True, report_dir=out_dir)
+    session = Session(table, data_dir, progress=progress, live=True, report_dir=out_dir, catalog=catalog)
     plan = thz_emission(table.lockin, table.stage, delay_grid(-1000.0, 3000.0, step_fs), magnet=table.magnet,
                         sample_rotation=table.sample_rotation, power_meter=table.power_meter,
                         magnetization=(1, -1), angles=(0.0, 180.0), md={"purpose": "demo"})

@@ -76,6 +76,11 @@ def analysis_options(start: dict) -> dict | None:
     return options
 
 
+def delay_field(start: dict) -> str:
+    """The event field holding a run's delay (its scan dimension)."""
+    return ((start.get("hints") or {}).get("dimensions") or [[["stage_delay"]]])[0][0][0]
+
+
 def complete_rows(delay: np.ndarray, keys: list[tuple]) -> np.ndarray:
     """Rows the symmetry components can use so far.
 
@@ -133,7 +138,7 @@ class LiveAnalysis:
         # the previous run's final fit (under a second) must not mix with this run's state
         self._done.wait(PREVIOUS_RUN_TIMEOUT_S)
         self._options = analysis_options(doc)
-        self._delay_field = ((doc.get("hints") or {}).get("dimensions") or [[["stage_delay"]]])[0][0][0]
+        self._delay_field = delay_field(doc)
         self._conditions = [c for c in doc.get("conditions", []) if c != "repeat"]
         self._primary = None
         self._rows: dict[str, list] = {k: [] for k in ("delay", "signal", *self._conditions)}
@@ -238,8 +243,10 @@ class LiveAnalysis:
         """Append this refit to the analysis run (started at the first refit, stopped with the final one)."""
         raw = self.state.start
         if bundle is None:
+            # the report path is recorded up front, so the catalog can say where it is
+            report = str(report_path(self.report_dir, raw["uid"]).resolve()) if self.report else None
             run = compose_run(metadata={"plan_name": "live_analysis", "analysis_of": raw["uid"],
-                                        "sample": raw.get("sample"), "options": {
+                                        "sample": raw.get("sample"), "report": report, "options": {
                                             k: v for k, v in self._options.items() if k != "transfer"}})
             self._writer("start", run.start_doc)
             keys = {"group": "string", "n_points": "integer", "final": "boolean", "error": "string",
@@ -262,6 +269,11 @@ class LiveAnalysis:
 def label(group: dict) -> str:
     """``name=value, …`` of a condition group."""
     return ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in group.items())
+
+
+def report_path(directory: Path, uid: str) -> Path:
+    """Where the report PNG of run ``uid`` goes."""
+    return Path(directory) / f"report_{uid[:8]}.png"
 
 
 def write_report(state: LiveState, directory: Path) -> Path | None:
@@ -325,7 +337,7 @@ def write_report(state: LiveState, directory: Path) -> Path | None:
     axes["table"].axis("off")
     axes["table"].text(0, 1, "\n".join(lines), va="top", family="monospace", fontsize=8)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"report_{start['uid'][:8]}.png"
+    path = report_path(directory, start["uid"])
     tmp = path.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=110)
     os.replace(tmp, path)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import nullcontext
 from pathlib import Path
 
 from bluesky import RunEngine, SupplementalData
 from bluesky.utils import RunEngineInterrupted
 
+from ._catalog import Target, ensure_service, parse_catalog
 from ._live import LiveAnalysis, LiveFigure, display_available
 from ._profiles import Table
 from ._progress import ProgressBar
@@ -29,14 +31,18 @@ class Session:
     The table is attached to the RunEngine (:meth:`Table.attach`), so plans stay
     unchanged on a fast simulated table. With a power meter on the table and a
     threshold (``laser_threshold_W``, else the profile's ``laser.threshold_W``),
-    runs suspend while the laser is down (:class:`LaserWatch`).
+    runs suspend while the laser is down (:class:`LaserWatch`). With a ``catalog``
+    (``"embedded"``, a Tiled URI or a :class:`Target`), the catalog's ingest service is
+    started and told after each run; the RunEngine itself never talks to Tiled.
     """
 
     def __init__(self, table: Table, data_dir: str | Path | None = None, *, progress: bool = False,
                  operator: str | None = None, laser_threshold_W: float | None = None, live: bool = False,
-                 report_dir: str | Path | None = None):
+                 report_dir: str | Path | None = None, catalog: str | Target | None = None):
         self.table = table
         self.writer = RunWriter(data_directory(data_dir))
+        self.catalog = (catalog if isinstance(catalog, Target) or catalog is None
+                        else parse_catalog(catalog, self.writer.directory))
         self.RE = RunEngine({"operator": operator or os.environ.get("USER", "unknown"), **table.metadata})
         self.RE.subscribe(self.writer)  # first, so every later callback sees stored documents
         # every knob and its configuration at start and end of each run: enough to re-analyze or replay
@@ -49,12 +55,21 @@ class Session:
             self.RE.subscribe(self.live)
             if display_available():  # otherwise the report PNG at the end is the figure
                 self.RE.subscribe(LiveFigure(self.live))
+        if self.catalog is not None:
+            ensure_service(self.catalog)  # warms up while the first run is measured
+            self.RE.subscribe(self._tell_catalog, "stop")
         table.attach(self.RE)
         threshold = laser_threshold_W or table.metadata.get("laser", {}).get("threshold_W")
         self.laser = None
         if table.power_meter is not None and threshold:
             self.laser = LaserWatch(table.power_meter, threshold, clock=table.clock)
             self.laser.install(self.RE)
+
+    def _tell_catalog(self, name, doc) -> None:
+        try:
+            ensure_service(self.catalog)
+        except OSError as exc:  # the run is stored; the next service started for this directory ingests it
+            print(f"catalog: could not start the ingest service: {exc}", file=sys.stderr)
 
     @property
     def data_dir(self) -> Path:

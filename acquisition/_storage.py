@@ -8,6 +8,7 @@ nothing else. This is the source of truth; other services (a catalog) read from 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import dataclass, field
@@ -47,7 +48,10 @@ class RunWriter:
         line = json.dumps([name, doc], default=_encode, separators=(",", ":")) + "\n"  # before any file is touched
         if name == "start":
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._files[doc["uid"]] = open(self.path(doc["uid"], doc), "x", encoding="utf-8")  # never overwrite
+            f = self._files[doc["uid"]] = open(self.path(doc["uid"], doc), "x", encoding="utf-8")  # never overwrite
+            # held while the run is written; the system drops it if the process dies, so readers (the
+            # catalog's ingester) can tell a run in progress from one cut off by a crash
+            fcntl.flock(f, fcntl.LOCK_EX)
             run = doc["uid"]
         elif name == "descriptor":
             run = self._run_of[doc["uid"]] = doc["run_start"]
@@ -110,22 +114,24 @@ class StoredRun:
         ``n_points``; a group that could not be fitted has ``error`` instead.
         """
         files = sorted(self.path.parent.glob(f"{self.uid}{ANALYSIS_INFIX}*.jsonl"), key=lambda p: p.stat().st_mtime)
-        if not files:
-            return []
-        table = read_run_file(files[-1]).table("fit")
-        out = []
-        for group, n, final, error, result in zip(table["group"], table["n_points"], table["final"], table["error"],
-                                                   table["result_json"]):
-            if final:
-                entry = {"group": json.loads(group), "n_points": int(n)}
-                entry.update(json.loads(result) if result else {"error": error})
-                out.append(entry)
-        return out
+        return final_fits(read_run_file(files[-1]).table("fit")) if files else []
 
     def config(self, stream: str = "primary") -> dict[str, dict]:
         """Device configuration recorded in the stream's descriptor: {device: {key: value}}."""
         conf = self._descriptors(stream)[0].get("configuration", {})
         return {dev: dict(c.get("data", {})) for dev, c in conf.items()}
+
+
+def final_fits(fit_stream: dict) -> list[dict]:
+    """The final fits in the columns of an analysis run's "fit" stream (see :meth:`StoredRun.fits`)."""
+    out = []
+    for group, n, final, error, result in zip(fit_stream["group"], fit_stream["n_points"], fit_stream["final"],
+                                               fit_stream["error"], fit_stream["result_json"]):
+        if final:
+            entry = {"group": json.loads(str(group)), "n_points": int(n)}
+            entry.update(json.loads(str(result)) if result else {"error": str(error)})
+            out.append(entry)
+    return out
 
 
 def find_run_file(uid: str, directory: str | Path) -> Path:
@@ -152,26 +158,51 @@ def load_run(uid: str, directory: str | Path) -> StoredRun:
     return read_run_file(find_run_file(uid, directory))
 
 
-def read_run_file(path: Path) -> StoredRun:
-    """Read one run file (see :func:`load_run`)."""
-    text = path.read_text(encoding="utf-8")
+def being_written(path: Path) -> bool:
+    """Whether a process is still writing the run file ``path`` (it holds the file's lock)."""
+    with open(path, encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
+
+
+def read_documents(path: Path) -> list[tuple[str, dict]]:
+    """The documents of one run file, in the order written.
+
+    A truncated last line (the process died while writing it) is dropped; any other
+    unreadable line raises ``ValueError`` naming the file and the line.
+    """
+    text = path.read_text(encoding="utf-8", errors="replace")
     lines = text.split("\n")
     complete = text.endswith("\n")
-    run = None
+    docs = []
     for i, line in enumerate(lines, start=1):
         if not line:
             continue
         try:
             name, doc = json.loads(line)
-        except (json.JSONDecodeError, ValueError):
+            if not isinstance(name, str) or not isinstance(doc, dict):
+                raise ValueError
+        except (json.JSONDecodeError, ValueError, TypeError):
             if i == len(lines) and not complete:
                 break  # the line being written when the process died
             raise ValueError(f"{path}: line {i} is corrupt") from None
-        if name == "start":
-            run = StoredRun(path=path, start=doc, stop=None)
-        elif run is None:
+        if not docs and name != "start":
             raise ValueError(f"{path}: line {i} comes before the start document")
-        elif name == "descriptor":
+        docs.append((name, doc))
+    if not docs:
+        raise ValueError(f"{path}: no start document (empty file)")
+    return docs
+
+
+def read_run_file(path: Path) -> StoredRun:
+    """Read one run file (see :func:`load_run`)."""
+    docs = read_documents(path)
+    run = StoredRun(path=path, start=docs[0][1], stop=None)
+    for name, doc in docs[1:]:
+        if name == "descriptor":
             run.descriptors.append(doc)
             run.events.setdefault(doc["uid"], [])
         elif name == "event":
@@ -186,6 +217,4 @@ def read_run_file(path: Path) -> StoredRun:
                 })
         elif name == "stop":
             run.stop = doc
-    if run is None:
-        raise ValueError(f"{path}: no start document")
     return run

@@ -1,0 +1,342 @@
+"""The Tiled catalog: every stored run ingested from the durable local log, off the RunEngine's path.
+
+The RunEngine's process never talks to Tiled. It writes each run to its local file
+(:class:`~femtospin.acquisition._storage.RunWriter`) and makes sure an *ingest
+service* is running for its data directory: a separate process that ingests every
+finished run file (measured runs and their analysis runs) into Tiled, remembers
+what it has ingested in a ledger, and retries with back-off while Tiled is down or
+slow. A run measured while the catalog is unreachable is ingested when it comes
+back, or by the next service started for that directory.
+
+Targets: ``embedded`` runs a ``SimpleTiledServer`` over ``<data_dir>/catalog/tiled``
+inside the service (127.0.0.1, a random port); a URI names a lab's Tiled server.
+One service per data directory and target, held by a lock file, shared by every
+femtospin process (a measurement, ``femtospin ls`` in another terminal, the queue
+server). It stops by itself after ``linger_s`` with nothing to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from ._storage import ANALYSIS_INFIX, being_written, read_documents
+
+LINGER_S = float(os.environ.get("FEMTOSPIN_CATALOG_LINGER_S", 300))
+POLL_S = 0.5
+MAX_BACKOFF_S = 30.0
+STARTUP_TIMEOUT_S = 60.0
+CLIENT_TIMEOUT_S = 10.0  # per request: a hung server delays the ingest, never a measurement
+
+
+class CatalogError(RuntimeError):
+    """The catalog cannot be reached or cannot answer."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the runs of one data directory are catalogued: embedded (``uri=None``) or a Tiled server."""
+
+    data_dir: Path
+    uri: str | None = None
+
+    @property
+    def key(self) -> str:
+        if self.uri is None:
+            return "embedded"
+        public = urlunsplit(urlsplit(self.uri)._replace(query="", fragment=""))  # the api key is not identity
+        return hashlib.sha1(public.encode()).hexdigest()[:12]
+
+    @property
+    def folder(self) -> Path:
+        return self.data_dir / "catalog"
+
+    def file(self, kind: str, suffix: str) -> Path:
+        return self.folder / f"{kind}-{self.key}.{suffix}"
+
+    @property
+    def status_path(self) -> Path:
+        return self.file("service", "json")
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.file("ingested", "txt")
+
+
+def parse_catalog(spec: str | None, data_dir: Path) -> Target | None:
+    """``--catalog``: ``embedded`` (the default), ``off``, or the http(s) URI of a Tiled server.
+
+    Raises
+    ------
+    ValueError
+        Anything else, naming the value.
+    """
+    spec = spec if spec is not None else os.environ.get("FEMTOSPIN_CATALOG", "embedded")
+    if spec == "off":
+        return None
+    if spec == "embedded":
+        return Target(Path(data_dir).resolve())
+    if urlsplit(spec).scheme in ("http", "https") and urlsplit(spec).netloc:
+        return Target(Path(data_dir).resolve(), spec)
+    raise ValueError(f"--catalog {spec!r}: give 'embedded', 'off' or the http(s) URI of a Tiled server")
+
+
+# --- the client side: any femtospin process -------------------------------------------------------------------
+
+
+def _locked(target: Target) -> bool:
+    """Whether a service holds the target's lock (the system drops it when the service dies)."""
+    path = target.file("service", "lock")
+    if not path.exists():
+        return False
+    with open(path) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
+
+
+def ensure_service(target: Target, *, linger_s: float | None = None) -> None:
+    """Start the ingest service for ``target`` unless one is running, and tell it there is work.
+
+    Cheap and non-blocking (a lock probe, a touch, at most a process spawn), so it
+    may be called from a RunEngine callback.
+    """
+    target.folder.mkdir(parents=True, exist_ok=True)
+    target.file("service", "poke").touch()
+    if _locked(target):
+        return
+    log = open(target.file("service", "log"), "ab")
+    cmd = [sys.executable, "-m", "femtospin.acquisition._catalog", str(target.data_dir),
+           "--linger", str(LINGER_S if linger_s is None else linger_s)]
+    if target.uri is not None:
+        cmd += ["--catalog", target.uri]
+    # its own session: Ctrl-C at the terminal stops the measurement, not the ingest of what was measured
+    subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    log.close()
+
+
+def read_status(target: Target) -> dict | None:
+    try:
+        return json.loads(target.status_path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def wait_synced(target: Target, timeout_s: float = STARTUP_TIMEOUT_S) -> dict:
+    """Start the service if needed and wait until it has tried every finished run; returns its status.
+
+    Raises
+    ------
+    CatalogError
+        The service did not start or did not finish a pass in time.
+    """
+    ensure_service(target)
+    asked = time.time()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = read_status(target)
+        if status and status.get("pass_started", 0) >= asked and status.get("pass_done"):
+            return status
+        time.sleep(0.1)
+    log = target.file("service", "log")
+    raise CatalogError(f"the catalog service for {target.data_dir} did not answer within {timeout_s:g} s "
+                       f"(its log: {log})")
+
+
+def stop_service(target: Target, timeout_s: float = 20.0) -> None:
+    """Stop the target's service, if one runs, and wait for it to exit."""
+    status = read_status(target)
+    if status and _locked(target):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(status["pid"], signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while _locked(target) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def connect(target: Target, status: dict | None = None):
+    """A Tiled client of the target's catalog (for the embedded server, the service's address)."""
+    from tiled.client import from_uri
+
+    uri = target.uri or (status or read_status(target) or {}).get("uri")
+    if uri is None:
+        raise CatalogError(f"no catalog service is running for {target.data_dir}")
+    try:
+        return from_uri(uri, timeout=_timeout())
+    except Exception as exc:  # noqa: BLE001 — httpx, tiled and socket errors alike: the server cannot be used
+        raise CatalogError(f"cannot reach the catalog at {_public(uri)}: {exc}") from exc
+
+
+def _timeout():
+    import httpx
+
+    return httpx.Timeout(CLIENT_TIMEOUT_S)
+
+
+def _public(uri: str) -> str:
+    return urlunsplit(urlsplit(uri)._replace(query=""))
+
+
+# --- the service ------------------------------------------------------------------------------------------------
+
+
+def _order(path: Path) -> tuple:
+    # measured runs before their analysis runs, oldest first
+    return (ANALYSIS_INFIX in path.name, path.stat().st_mtime)
+
+
+class Ingester:
+    """Ingests the finished run files of ``target.data_dir`` that its ledger does not list yet."""
+
+    def __init__(self, target: Target, uri: str):
+        self.target, self.uri = target, uri
+        self.client = None
+        self.failed: dict[str, tuple[tuple, str]] = {}  # file -> (its stat, why it cannot be read)
+        self.waiting: list[str] = []  # files still being written or not yet ingested
+        self.error: str | None = None  # why the catalog could not be used in the last pass
+        self.ingested = set(target.ledger_path.read_text().split()) if target.ledger_path.exists() else set()
+
+    def sync(self) -> bool:
+        """One pass over the directory; False when the catalog could not be used (retry later)."""
+        self.waiting = []
+        todo = []
+        for path in self.target.data_dir.glob("*.jsonl"):
+            if path.name in self.ingested:
+                continue
+            stat = path.stat()
+            sig = (stat.st_mtime_ns, stat.st_size)
+            if path.name in self.failed and self.failed[path.name][0] == sig:
+                continue
+            self.failed.pop(path.name, None)
+            if being_written(path):
+                self.waiting.append(path.name)
+            else:
+                todo.append(path)
+        for i, path in enumerate(sorted(todo, key=_order)):
+            try:
+                docs = read_documents(path)
+            except (ValueError, OSError) as exc:
+                self.failed[path.name] = ((path.stat().st_mtime_ns, path.stat().st_size), str(exc))
+                continue
+            try:
+                self._ingest(docs)
+            except Exception as exc:  # noqa: BLE001 — the server is down, slow or refused: keep the rest for later
+                self.client = None
+                self.error = f"{type(exc).__name__}: {exc}"
+                self.waiting += [p.name for p in sorted(todo, key=_order)[i:]]
+                return False
+            self.ingested.add(path.name)
+            with open(self.target.ledger_path, "a") as ledger:
+                ledger.write(path.name + "\n")
+        self.error = None
+        return True
+
+    def _ingest(self, docs: list[tuple[str, dict]]) -> None:
+        from bluesky_tiled_plugins import TiledWriter
+        from tiled.client import from_uri
+
+        if self.client is None:
+            self.client = from_uri(self.uri, timeout=_timeout())
+        uid = docs[0][1]["uid"]
+        if uid in self.client:
+            if self.client[uid].metadata.get("stop") or not any(n == "stop" for n, _ in docs):
+                return  # already there, e.g. the ledger was lost
+            self.client.delete_contents(uid, recursive=True, external_only=False)  # an ingest cut short
+        # the whole run in one batch: it is finished, and each request costs a round trip
+        writer = TiledWriter(self.client, batch_size=len(docs) + 1)
+        for name, doc in docs:
+            writer(name, doc)
+
+    def status(self, **extra) -> dict:
+        return {"pending": self.waiting, "failed": {name: why for name, (_, why) in self.failed.items()},
+                "error": self.error, "ingested": len(self.ingested), **extra}
+
+
+def run_service(target: Target, *, linger_s: float = LINGER_S) -> int:
+    """The ingest service's main loop (``python -m femtospin.acquisition._catalog DATA_DIR``)."""
+    target.folder.mkdir(parents=True, exist_ok=True)
+    lock = open(target.file("service", "lock"), "a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another service got there first
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    server = None
+    if target.uri is None:
+        from tiled.server import SimpleTiledServer
+
+        server = SimpleTiledServer(target.folder / "tiled")  # binds 127.0.0.1
+    uri = target.uri or server.uri
+    ingester = Ingester(target, uri)
+    started = time.time()
+    poke = target.file("service", "poke")
+    poked = _mtime(poke)
+    last_activity, backoff = time.monotonic(), POLL_S
+    try:
+        while not stopping:
+            pass_started = time.time()
+            ok = ingester.sync()
+            _write_json(target.status_path, ingester.status(
+                pid=os.getpid(), uri=server.uri if server else None, started=started, pass_started=pass_started,
+                pass_done=True, updated=time.time()))
+            # a client asking (ensure_service touches the poke file) or a run in progress keeps it up
+            if _mtime(poke) != poked or (ingester.waiting and ok):
+                poked, last_activity = _mtime(poke), time.monotonic()
+            if time.monotonic() - last_activity > linger_s:
+                break
+            backoff = POLL_S if ok else min(MAX_BACKOFF_S, backoff * 2)
+            _sleep(backoff, stopping)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            target.status_path.unlink()
+        if server is not None:
+            server.close()
+    return 0
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+def _sleep(seconds: float, stopping: list) -> None:
+    end = time.monotonic() + seconds
+    while not stopping and time.monotonic() < end:
+        time.sleep(min(0.1, end - time.monotonic()))
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def _main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m femtospin.acquisition._catalog",
+                                     description="Ingest a data directory's runs into Tiled.")
+    parser.add_argument("data_dir")
+    parser.add_argument("--catalog", default=None, help="the URI of a Tiled server (default: embedded)")
+    parser.add_argument("--linger", type=float, default=LINGER_S, help="seconds to stay up with nothing to do")
+    args = parser.parse_args(argv)
+    return run_service(Target(Path(args.data_dir).resolve(), args.catalog), linger_s=args.linger)
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -1,0 +1,298 @@
+"""``femtospin ls``, ``show UID`` and ``export UID``: browse the catalog of stored runs.
+
+Each command first lets the ingest service catch up (:func:`wait_synced`), so the
+runs just measured are listed, and names any local run file it cannot read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from ._catalog import CatalogError, connect, parse_catalog, wait_synced
+from ._live import delay_field, label
+from ._session import data_directory
+from ._storage import final_fits
+
+FORMATS = {"csv": ".csv", "nc": ".nc", "h5": ".h5"}
+
+
+class UsageError(ValueError):
+    """Bad input: exit 2 before anything is written."""
+
+
+def catalog_option(parser) -> None:
+    parser.add_argument("--catalog", metavar="URI",
+                        help="'embedded' (default: a Tiled server over DATA_DIR/catalog), 'off', or the URI of "
+                             "a lab's Tiled server; default $FEMTOSPIN_CATALOG")
+
+
+def data_dir_option(parser) -> None:
+    parser.add_argument("--data-dir", help="where runs are stored (default $FEMTOSPIN_DATA or ~/femtospin-data)")
+
+
+def open_catalog(args):
+    """The catalog client for ``args.data_dir``/``args.catalog``, after the ingest service caught up."""
+    data_dir = data_directory(args.data_dir)
+    target = parse_catalog(args.catalog, data_dir)
+    if target is None:
+        raise UsageError("--catalog off: these commands read the catalog")
+    if not data_dir.is_dir():
+        raise UsageError(f"no data directory {data_dir}")
+    status = wait_synced(target)
+    for why in sorted(status.get("failed", {}).values()):
+        print(f"warning: not in the catalog: {why}", file=sys.stderr)
+    if status.get("error"):
+        print(f"warning: the catalog is unreachable ({status['error']}); {len(status['pending'])} run file(s) "
+              "wait to be ingested", file=sys.stderr)
+    return connect(target, status)
+
+
+def _measured(client):
+    from tiled.queries import KeyPresent
+
+    return client.search(KeyPresent("start.analysis_of", exists=False))
+
+
+def _date(text: str, end: bool = False) -> float:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
+    if end and len(text) <= 10:  # a whole day
+        when = when.replace(hour=23, minute=59, second=59, microsecond=999999)
+    return when.timestamp()
+
+
+def find_run(client, uid: str):
+    """The measured run ``uid`` (a unique prefix is enough) in the catalog."""
+    from tiled.queries import Like
+
+    runs = _measured(client)
+    if uid in runs:
+        return runs[uid]
+    matches = list(runs.search(Like("start.uid", f"{uid}%")).keys()) if len(uid) >= 4 else []
+    if not matches:
+        raise UsageError(f"no run {uid!r} in the catalog" + (" (give at least 4 characters)" if len(uid) < 4 else ""))
+    if len(matches) > 1:
+        raise UsageError(f"run id {uid!r} is ambiguous: {', '.join(m[:8] for m in matches)}")
+    return runs[matches[0]]
+
+
+def stored_fits(client, uid: str) -> tuple[list[dict], str | None]:
+    """The final fits of run ``uid`` from its newest analysis run, and that run's report path."""
+    from tiled.queries import Key
+
+    analyses = sorted(client.search(Key("start.analysis_of") == uid).values(),
+                      key=lambda r: r.metadata["start"]["time"])
+    if not analyses:
+        return [], None
+    newest = analyses[-1]
+    fit = newest["fit"].read()
+    return final_fits({k: fit[k].values for k in fit.data_vars}), newest.metadata["start"].get("report")
+
+
+# --- ls -----------------------------------------------------------------------------------------------------------
+
+
+def _ls(args) -> int:
+    from tiled.queries import Key, Like
+
+    since = _date(args.since) if args.since else None
+    until = _date(args.until, end=True) if args.until else None
+    runs = _measured(open_catalog(args))
+    if args.sample:
+        runs = runs.search(Like("start.sample.name", f"%{args.sample}%"))
+    if args.plan:
+        runs = runs.search(Key("start.plan_name") == args.plan)
+    if since is not None:
+        runs = runs.search(Key("start.time") >= since)
+    if until is not None:
+        runs = runs.search(Key("start.time") <= until)
+    rows = sorted(((r.metadata["start"], r.metadata.get("stop") or {}) for r in runs.values()),
+                  key=lambda sd: sd[0]["time"])
+    for start, stop in rows:
+        when = datetime.fromtimestamp(start["time"]).strftime("%Y-%m-%d %H:%M")
+        points = sum((stop.get("num_events") or {}).get(s, 0) for s in ("primary",))
+        tags = ", ".join(f"{c}" for c in start.get("conditions", []) if c != "repeat")
+        print(f"{start['uid'][:8]}  {when}  {start.get('plan_name', '?'):18s} "
+              f"{(start.get('sample') or {}).get('name', '?'):22s} {points:6d} pts  "
+              f"{stop.get('exit_status', 'no stop'):8s} {tags}")
+    print(f"{len(rows)} run(s)", file=sys.stderr)
+    return 0
+
+
+# --- show ---------------------------------------------------------------------------------------------------------
+
+
+def _show(args) -> int:
+    client = open_catalog(args)
+    run = find_run(client, args.uid)
+    start, stop = run.metadata["start"], run.metadata.get("stop") or {}
+    sample = start.get("sample") or {}
+    began = datetime.fromtimestamp(start["time"])
+    ended = f" – {datetime.fromtimestamp(stop['time']):%H:%M:%S}" if stop else ""
+    lines = [
+        f"run         {start['uid']}",
+        f"plan        {start.get('plan_name')}  {json.dumps(_brief(start.get('plan_args', {})))}",
+        f"sample      {sample.get('name')}  ({sample.get('stack')}; substrate {sample.get('substrate')})",
+        f"time        {began:%Y-%m-%d %H:%M:%S}{ended}  {stop.get('exit_status', 'no stop document')}"
+        + (f" ({stop['reason']})" if stop.get("reason") else ""),
+        f"operator    {start.get('operator')}   profile {start.get('profile')}",
+        f"detection   {json.dumps(_brief(start.get('detection', {})))}",
+        f"points      {', '.join(f'{k}: {v}' for k, v in (stop.get('num_events') or {}).items())}",
+    ]
+    values = start.get("condition_values") or {}
+    lines.append("conditions  " + ("; ".join(f"{c} = {', '.join(map(str, values.get(c, [])))}"
+                                            for c in start.get("conditions", [])) or "none"))
+    if start.get("replay_of"):
+        lines.append(f"replay of   {start['replay_of']} ({start.get('replay_mode')})")
+    fits, report = stored_fits(client, start["uid"])
+    for f in fits:
+        head = label(f["group"]) or "fit"
+        if "fit" not in f or f["fit"] is None:
+            lines.append(f"{head:11s} {f.get('error', 'no model')}")
+            continue
+        params = "  ".join(f"{n}={p['value']:.4g}±{p['stderr']:.2g}" for n, p in f["fit"]["params"].items()
+                           if p["vary"])
+        lines.append(f"{head:11s} {f['fit']['model']} on {f.get('component')}: {params}  "
+                     f"redchi={f['fit']['redchi']:.3g}")
+    if not fits:
+        lines.append("fit         none stored")
+    if report:
+        lines.append(f"report      {report}" + ("" if Path(report).exists() else "  (not written)"))
+    print("\n".join(lines))
+    return 0
+
+
+def _brief(d: dict) -> dict:
+    """A metadata dict with long lists shortened, for one line of ``show``."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, list) and len(v) > 6:
+            out[k] = f"{len(v)} values {v[0]}…{v[-1]}"
+        elif isinstance(v, dict):
+            out[k] = _brief(v)
+        else:
+            out[k] = v
+    return out
+
+
+# --- export -------------------------------------------------------------------------------------------------------
+
+
+def waveform_table(start: dict, primary) -> dict[str, np.ndarray]:
+    """A run's primary stream in the ``femtospin analyze`` long format: delay_fs, signal, conditions."""
+    table = {"delay_fs": np.asarray(primary[delay_field(start)]), "signal": np.asarray(primary["lockin_x"])}
+    for c in start.get("conditions", []):
+        table[c] = np.asarray(primary[c])
+    return table
+
+
+def _export(args) -> int:
+    out = Path(args.out) if args.out else Path(f"{args.uid[:8]}{FORMATS[args.format]}")
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists; choose --out or add --force")
+    client = open_catalog(args)
+    run = find_run(client, args.uid)
+    start = run.metadata["start"]
+    if "primary" not in run:
+        raise UsageError(f"run {start['uid'][:8]} has no primary stream to export")
+    primary = run["primary"].read()
+    fits, _ = stored_fits(client, start["uid"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")  # a failed export never leaves a half file under the real name
+    WRITERS[args.format](tmp, run, primary, fits)
+    tmp.replace(out)
+    print(f"exported run {start['uid'][:8]} ({primary.sizes.get('time', 0)} points) to {out}")
+    return 0
+
+
+def _write_csv(path: Path, run, primary, fits) -> None:
+    table = waveform_table(run.metadata["start"], primary)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(",".join(table) + "\n")
+        for row in zip(*(v.tolist() for v in table.values())):
+            f.write(",".join(repr(v) if isinstance(v, float) else str(v) for v in row) + "\n")
+
+
+def _netcdf_safe(ds):
+    """netCDF has no booleans: store them as 0/1 bytes."""
+    return ds.assign({k: v.astype("int8") for k, v in ds.data_vars.items() if v.dtype == bool})
+
+
+def _write_nc(path: Path, run, primary, fits) -> None:
+    md = run.metadata
+    ds = _netcdf_safe(primary)
+    ds.attrs = {"uid": md["start"]["uid"], "plan_name": md["start"].get("plan_name", ""),
+                "sample": (md["start"].get("sample") or {}).get("name", ""),
+                "start_json": json.dumps(md["start"]), "stop_json": json.dumps(md.get("stop") or {}),
+                "fits_json": json.dumps(fits), "delay_field": delay_field(md["start"]), "signal_field": "lockin_x"}
+    ds.to_netcdf(path, engine="h5netcdf")
+    for stream in run:
+        if stream != "primary":
+            _netcdf_safe(run[stream].read()).to_netcdf(path, mode="a", group=stream, engine="h5netcdf")
+
+
+def _write_h5(path: Path, run, primary, fits) -> None:
+    import h5py
+
+    md = run.metadata
+    with h5py.File(path, "w") as f:
+        f.attrs["uid"] = md["start"]["uid"]
+        f.attrs["start_json"] = json.dumps(md["start"])
+        f.attrs["stop_json"] = json.dumps(md.get("stop") or {})
+        f.attrs["fits_json"] = json.dumps(fits)
+        for stream in run:
+            ds = primary if stream == "primary" else run[stream].read()
+            group = f.create_group(stream)
+            for name in (*ds.coords, *ds.data_vars):
+                values = ds[name].values
+                if values.dtype.kind == "U":
+                    values = values.astype(object)
+                    group.create_dataset(name, data=values, dtype=h5py.string_dtype())
+                else:
+                    group.create_dataset(name, data=values)
+
+
+WRITERS = {"csv": _write_csv, "nc": _write_nc, "h5": _write_h5}
+
+
+# --- registration -------------------------------------------------------------------------------------------------
+
+
+def _guarded(func):
+    def run(args) -> int:
+        try:
+            return func(args)
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except CatalogError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+def register(sub) -> None:
+    ls = sub.add_parser("ls", help="list stored runs (filter by sample, plan, date)")
+    ls.add_argument("--sample", help="runs whose sample name contains this")
+    ls.add_argument("--plan", help="runs of this plan")
+    ls.add_argument("--since", metavar="DATE", help="runs started on or after DATE (YYYY-MM-DD[THH:MM])")
+    ls.add_argument("--until", metavar="DATE", help="runs started on or before DATE")
+    show = sub.add_parser("show", help="a run's metadata, conditions, fit results and report")
+    show.add_argument("uid", help="run id (a unique prefix of at least 4 characters)")
+    export = sub.add_parser("export", help="write a run to CSV (analyze format), netCDF or HDF5")
+    export.add_argument("uid", help="run id (a unique prefix of at least 4 characters)")
+    export.add_argument("--format", choices=sorted(FORMATS), default="csv", help="csv (default), nc or h5")
+    export.add_argument("--out", help="output file (default UID8.FORMAT in the current directory)")
+    export.add_argument("--force", action="store_true", help="replace an existing output file")
+    for parser, func in ((ls, _ls), (show, _show), (export, _export)):
+        data_dir_option(parser)
+        catalog_option(parser)
+        parser.set_defaults(func=_guarded(func))
