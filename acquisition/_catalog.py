@@ -12,7 +12,7 @@ Targets: ``embedded`` runs a ``SimpleTiledServer`` over ``<data_dir>/catalog/til
 inside the service (127.0.0.1, a random port); a URI names a lab's Tiled server.
 One service per data directory and target, held by a lock file, shared by every
 femtospin process (a measurement, ``femtospin ls`` in another terminal, the queue
-server). It stops by itself after ``linger_s`` with nothing to do.
+server). It stops by itself after :func:`linger_s` with nothing to do.
 """
 
 from __future__ import annotations
@@ -33,11 +33,25 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ._storage import ANALYSIS_INFIX, being_written, read_documents
 
-LINGER_S = float(os.environ.get("FEMTOSPIN_CATALOG_LINGER_S", 300))
 POLL_S = 0.5
-MAX_BACKOFF_S = 30.0
 STARTUP_TIMEOUT_S = 60.0
-CLIENT_TIMEOUT_S = 10.0  # per request: a hung server delays the ingest, never a measurement
+
+
+def _setting(name: str, default: float) -> float:
+    """$FEMTOSPIN_CATALOG_<name>, read when used (tests and slow machines change these)."""
+    return float(os.environ.get(f"FEMTOSPIN_CATALOG_{name}", default))
+
+
+def linger_s() -> float:
+    return _setting("LINGER_S", 300.0)  # seconds the service stays up with nothing to do
+
+
+def max_backoff_s() -> float:
+    return _setting("BACKOFF_S", 30.0)  # longest wait between tries while the catalog is down
+
+
+def client_timeout_s() -> float:
+    return _setting("TIMEOUT_S", 10.0)  # per request: a hung server delays only the ingest
 
 
 class CatalogError(RuntimeError):
@@ -108,7 +122,7 @@ def _locked(target: Target) -> bool:
         return False
 
 
-def ensure_service(target: Target, *, linger_s: float | None = None) -> None:
+def ensure_service(target: Target) -> None:
     """Start the ingest service for ``target`` unless one is running, and tell it there is work.
 
     Cheap and non-blocking (a lock probe, a touch, at most a process spawn), so it
@@ -119,8 +133,9 @@ def ensure_service(target: Target, *, linger_s: float | None = None) -> None:
     if _locked(target):
         return
     log = open(target.file("service", "log"), "ab")
-    cmd = [sys.executable, "-m", "femtospin.acquisition._catalog", str(target.data_dir),
-           "--linger", str(LINGER_S if linger_s is None else linger_s)]
+    cmd = [sys.executable, "-c", "import sys; from femtospin.acquisition._catalog import _main; sys.exit(_main())",
+           str(target.data_dir),
+           "--linger", str(linger_s())]
     if target.uri is not None:
         cmd += ["--catalog", target.uri]
     # its own session: Ctrl-C at the terminal stops the measurement, not the ingest of what was measured
@@ -183,7 +198,7 @@ def connect(target: Target, status: dict | None = None):
 def _timeout():
     import httpx
 
-    return httpx.Timeout(CLIENT_TIMEOUT_S)
+    return httpx.Timeout(client_timeout_s())
 
 
 def _public(uri: str) -> str:
@@ -209,8 +224,11 @@ class Ingester:
         self.error: str | None = None  # why the catalog could not be used in the last pass
         self.ingested = set(target.ledger_path.read_text().split()) if target.ledger_path.exists() else set()
 
-    def sync(self) -> bool:
-        """One pass over the directory; False when the catalog could not be used (retry later)."""
+    def sync(self, report=lambda: None) -> bool:
+        """One pass over the directory; False when the catalog could not be used (retry later).
+
+        ``report()`` is called once what is pending is known, before the catalog is asked anything.
+        """
         self.waiting = []
         todo = []
         for path in self.target.data_dir.glob("*.jsonl"):
@@ -225,19 +243,23 @@ class Ingester:
                 self.waiting.append(path.name)
             else:
                 todo.append(path)
-        for i, path in enumerate(sorted(todo, key=_order)):
+        todo.sort(key=_order)
+        self.waiting += [p.name for p in todo]
+        report()
+        for path in todo:
             try:
                 docs = read_documents(path)
             except (ValueError, OSError) as exc:
                 self.failed[path.name] = ((path.stat().st_mtime_ns, path.stat().st_size), str(exc))
+                self.waiting.remove(path.name)
                 continue
             try:
                 self._ingest(docs)
             except Exception as exc:  # noqa: BLE001 — the server is down, slow or refused: keep the rest for later
                 self.client = None
                 self.error = f"{type(exc).__name__}: {exc}"
-                self.waiting += [p.name for p in sorted(todo, key=_order)[i:]]
                 return False
+            self.waiting.remove(path.name)
             self.ingested.add(path.name)
             with open(self.target.ledger_path, "a") as ledger:
                 ledger.write(path.name + "\n")
@@ -265,8 +287,8 @@ class Ingester:
                 "error": self.error, "ingested": len(self.ingested), **extra}
 
 
-def run_service(target: Target, *, linger_s: float = LINGER_S) -> int:
-    """The ingest service's main loop (``python -m femtospin.acquisition._catalog DATA_DIR``)."""
+def run_service(target: Target, *, linger: float) -> int:
+    """The ingest service's main loop (see :func:`ensure_service` for how it is started)."""
     target.folder.mkdir(parents=True, exist_ok=True)
     lock = open(target.file("service", "lock"), "a")
     try:
@@ -290,16 +312,20 @@ def run_service(target: Target, *, linger_s: float = LINGER_S) -> int:
     try:
         while not stopping:
             pass_started = time.time()
-            ok = ingester.sync()
-            _write_json(target.status_path, ingester.status(
-                pid=os.getpid(), uri=server.uri if server else None, started=started, pass_started=pass_started,
-                pass_done=True, updated=time.time()))
+
+            def report(done: bool, pass_started=pass_started):
+                _write_json(target.status_path, ingester.status(
+                    pid=os.getpid(), uri=server.uri if server else None, started=started,
+                    pass_started=pass_started, pass_done=done, updated=time.time()))
+
+            ok = ingester.sync(lambda: report(False))
+            report(True)
             # a client asking (ensure_service touches the poke file) or a run in progress keeps it up
             if _mtime(poke) != poked or (ingester.waiting and ok):
                 poked, last_activity = _mtime(poke), time.monotonic()
-            if time.monotonic() - last_activity > linger_s:
+            if time.monotonic() - last_activity > linger:
                 break
-            backoff = POLL_S if ok else min(MAX_BACKOFF_S, backoff * 2)
+            backoff = POLL_S if ok else min(max_backoff_s(), backoff * 2)
             _sleep(backoff, stopping)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -333,9 +359,11 @@ def _main(argv=None) -> int:
                                      description="Ingest a data directory's runs into Tiled.")
     parser.add_argument("data_dir")
     parser.add_argument("--catalog", default=None, help="the URI of a Tiled server (default: embedded)")
-    parser.add_argument("--linger", type=float, default=LINGER_S, help="seconds to stay up with nothing to do")
+    parser.add_argument("--linger", type=float, default=linger_s(), help="seconds to stay up with nothing to do")
     args = parser.parse_args(argv)
-    return run_service(Target(Path(args.data_dir).resolve(), args.catalog), linger_s=args.linger)
+    # the service retries with its own back-off and reports why; the client's own retries (45 s) would hide that
+    os.environ.setdefault("TILED_RETRY_ATTEMPTS", "2")
+    return run_service(Target(Path(args.data_dir).resolve(), args.catalog), linger=args.linger)
 
 
 if __name__ == "__main__":

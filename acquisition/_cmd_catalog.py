@@ -38,7 +38,10 @@ def data_dir_option(parser) -> None:
 def open_catalog(args):
     """The catalog client for ``args.data_dir``/``args.catalog``, after the ingest service caught up."""
     data_dir = data_directory(args.data_dir)
-    target = parse_catalog(args.catalog, data_dir)
+    try:
+        target = parse_catalog(args.catalog, data_dir)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if target is None:
         raise UsageError("--catalog off: these commands read the catalog")
     if not data_dir.is_dir():

@@ -1,7 +1,16 @@
+import os
+
 import pytest
 
 from femtospin.acquisition import Session, sim_profile
 from femtospin.sim_devices import Noise
+
+# Commands default to the embedded catalog; tests that are about the catalog ask for it. Its ingest
+# services (child processes, which inherit these) stop soon after a test and retry quickly.
+os.environ["FEMTOSPIN_CATALOG"] = "off"
+os.environ["FEMTOSPIN_CATALOG_LINGER_S"] = "20"
+os.environ["FEMTOSPIN_CATALOG_BACKOFF_S"] = "1"
+os.environ["FEMTOSPIN_CATALOG_TIMEOUT_S"] = "2"
 
 
 @pytest.fixture

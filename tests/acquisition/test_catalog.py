@@ -1,0 +1,229 @@
+"""The Tiled catalog: ingest off the RunEngine's path, ls/show/export, corrupt logs, a down or slow server.
+
+Real Tiled servers throughout: the embedded one the ingest service starts, and a
+separate ``SimpleTiledServer`` standing in for a lab's server.
+"""
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import xarray as xr
+
+from femtospin.acquisition import Session, load_run, main, sim_profile
+from femtospin.acquisition._catalog import Target, connect, read_status, stop_service, wait_synced
+from femtospin.plans import delay_grid, delay_scan, thz_emission
+
+
+def _measure(session, table, **kwargs):
+    plan = thz_emission(table.lockin, table.stage, delay_grid(-600, 1200, 30), magnet=table.magnet,
+                        power_meter=table.power_meter, **kwargs)
+    (uid,) = session.run(plan)
+    return uid
+
+
+@pytest.fixture(scope="module")
+def catalogued(tmp_path_factory):
+    """Two measured runs (one fitted live) ingested into the embedded catalog, plus a corrupt and a cut-off log."""
+    data = tmp_path_factory.mktemp("catalogued")
+    table = sim_profile("CoFeB(5)|Pt(3)", fast=True, seed=3)
+    session = Session(table, data, live=True, catalog="embedded")
+    fitted = _measure(session, table, magnetization=(1, -1))
+    assert session.live.wait(60)
+    other_table = sim_profile("CoFeB(5)|W(3)", fast=True, seed=4)
+    other = Session(other_table, data, catalog="embedded")
+    (plain,) = other.run(delay_scan(other_table.lockin, other_table.stage, [0.0, 50.0, 100.0]))
+    # a run whose log got a corrupt line in the middle, and one cut off by a crash (no stop document)
+    corrupt, cut = (data / f"{name}.jsonl" for name in ("c0ffee00-corrupt", "dead0000-cut"))
+    lines = session.writer.path(plain).read_text().splitlines(keepends=True)
+    corrupt.write_text("".join(lines[:2]).replace(plain, "c0ffee00-corrupt") + "{not json\n" + "".join(lines[3:]))
+    cut.write_text("".join(lines[:-1]).replace(plain, "dead0000-cut") + lines[-1][:10])
+    target = Target(data.resolve())
+    yield {"data": data, "fitted": fitted, "plain": plain, "target": target, "corrupt": corrupt}
+    stop_service(target)
+
+
+def _cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_every_run_and_its_fit_reach_the_catalog(catalogued):
+    target = catalogued["target"]
+    status = wait_synced(target)
+    client = connect(target, status)
+    fitted = client[catalogued["fitted"]]
+    stored = load_run(catalogued["fitted"], catalogued["data"])
+    assert fitted.metadata["start"]["sample"]["name"] == "CoFeB(5)|Pt(3)"
+    assert fitted.metadata["stop"]["exit_status"] == "success"
+    primary = fitted["primary"].read()
+    np.testing.assert_array_equal(primary["lockin_x"].values, stored.table()["lockin_x"])
+    np.testing.assert_array_equal(primary["magnetization"].values, stored.table()["magnetization"])
+    # the live fit is its own run, linked to the measured one
+    analyses = [r for r in client.values() if r.metadata["start"].get("analysis_of") == catalogued["fitted"]]
+    assert len(analyses) == 1
+    assert "dead0000-cut" in client  # a run cut off by a crash is ingested as far as it was written
+    assert client["dead0000-cut"].metadata.get("stop") is None  # and says so: no stop document
+    assert status["failed"] == {catalogued["corrupt"].name: f"{catalogued['corrupt']}: line 3 is corrupt"}
+
+
+def test_ls_filters_by_sample_plan_and_date(catalogued, capsys):
+    d = ["--data-dir", str(catalogued["data"]), "--catalog", "embedded"]
+    code, out, err = _cli(capsys, "ls", *d)
+    assert code == 0
+    assert {line.split()[0] for line in out.splitlines()} == {
+        catalogued["fitted"][:8], catalogued["plain"][:8], "dead0000"}
+    # the corrupt log is named, the others stay readable
+    assert f"{catalogued['corrupt']}: line 3 is corrupt" in err
+    code, out, _ = _cli(capsys, "ls", *d, "--sample", "|Pt(")
+    assert [line.split()[0] for line in out.splitlines()] == [catalogued["fitted"][:8]]
+    code, out, _ = _cli(capsys, "ls", *d, "--plan", "delay_scan", "--sample", "|W(")
+    assert [line.split()[0] for line in out.splitlines()] == [catalogued["plain"][:8], "dead0000"]  # its copy
+    assert out.splitlines()[1].split()[7] == "no"  # "no stop": cut off
+    code, out, _ = _cli(capsys, "ls", *d, "--since", "2999-01-01")
+    assert out == ""
+    code, out, _ = _cli(capsys, "ls", *d, "--until", time.strftime("%Y-%m-%d"))
+    assert len(out.splitlines()) == 3
+    code, _, err = _cli(capsys, "ls", *d, "--since", "yesterday")
+    assert code == 2 and "'yesterday' is not a date" in err
+
+
+def test_show_gives_metadata_conditions_fit_and_report(catalogued, capsys):
+    code, out, _ = _cli(capsys, "show", catalogued["fitted"][:8], "--data-dir", str(catalogued["data"]),
+                        "--catalog", "embedded")
+    assert code == 0
+    fit = load_run(catalogued["fitted"], catalogued["data"]).fits()[0]
+    tau = fit["fit"]["params"]["tau_es_fs"]
+    assert f"run         {catalogued['fitted']}" in out
+    assert "sample      CoFeB(5)|Pt(3)" in out
+    assert "conditions  magnetization = 1, -1" in out
+    assert f"tau_es_fs={tau['value']:.4g}±{tau['stderr']:.2g}" in out
+    report = Path(out.split("report      ")[1].split()[0])
+    assert report.exists() and report.name == f"report_{catalogued['fitted'][:8]}.png"
+    code, _, err = _cli(capsys, "show", "ffff", "--data-dir", str(catalogued["data"]), "--catalog", "embedded")
+    assert code == 2 and "no run 'ffff'" in err
+
+
+def test_export_csv_is_the_analyze_format_and_round_trips(catalogued, capsys, tmp_path):
+    out = tmp_path / "run.csv"
+    code, _, _ = _cli(capsys, "export", catalogued["fitted"][:8], "--format", "csv", "--out", str(out),
+                      "--data-dir", str(catalogued["data"]), "--catalog", "embedded")
+    assert code == 0
+    rows = np.genfromtxt(out, delimiter=",", names=True)
+    table = load_run(catalogued["fitted"], catalogued["data"]).table()
+    assert rows.dtype.names[:2] == ("delay_fs", "signal")
+    np.testing.assert_array_equal(rows["delay_fs"], table["stage_delay"])
+    np.testing.assert_array_equal(rows["signal"], table["lockin_x"])
+    np.testing.assert_array_equal(rows["magnetization"], table["magnetization"])
+    # the exported file is analyzable as it stands, and gives the stored live fit
+    result = tmp_path / "fit.json"
+    assert main(["analyze", str(out), "--json", str(result)]) == 0
+    stored = load_run(catalogued["fitted"], catalogued["data"]).fits()[0]["fit"]["params"]["tau_es_fs"]["value"]
+    assert json.loads(result.read_text())["fit"]["params"]["tau_es_fs"]["value"] == pytest.approx(stored, rel=1e-6)
+
+
+def test_export_netcdf_and_hdf5_carry_data_and_metadata(catalogued, capsys, tmp_path):
+    uid = catalogued["fitted"]
+    table = load_run(uid, catalogued["data"]).table()
+    d = ["--data-dir", str(catalogued["data"]), "--catalog", "embedded"]
+    assert _cli(capsys, "export", uid[:8], "--format", "nc", "--out", str(tmp_path / "r.nc"), *d)[0] == 0
+    with xr.open_dataset(tmp_path / "r.nc", engine="h5netcdf") as ds:
+        np.testing.assert_array_equal(ds["lockin_x"].values, table["lockin_x"])
+        assert ds.attrs["uid"] == uid and json.loads(ds.attrs["start_json"])["plan_name"] == "thz_emission"
+        assert json.loads(ds.attrs["fits_json"])[0]["fit"]["model"] == "spin-voltage"
+    with xr.open_dataset(tmp_path / "r.nc", engine="h5netcdf", group="baseline") as base:
+        assert base.sizes["time"] == 2
+    assert _cli(capsys, "export", uid[:8], "--format", "h5", "--out", str(tmp_path / "r.h5"), *d)[0] == 0
+    with h5py.File(tmp_path / "r.h5") as f:
+        np.testing.assert_array_equal(f["primary/lockin_x"][()], table["lockin_x"])
+        np.testing.assert_array_equal(f["primary/stage_delay"][()], table["stage_delay"])
+        assert json.loads(f.attrs["start_json"])["uid"] == uid
+        assert "baseline" in f
+
+
+def test_export_never_overwrites_and_refuses_bad_input(catalogued, capsys, tmp_path):
+    existing = tmp_path / "keep.csv"
+    existing.write_text("precious\n")
+    d = ["--data-dir", str(catalogued["data"]), "--catalog", "embedded"]
+    code, _, err = _cli(capsys, "export", catalogued["fitted"][:8], "--out", str(existing), *d)
+    assert code == 2 and "exists" in err and existing.read_text() == "precious\n"
+    with pytest.raises(SystemExit) as exit_:
+        main(["export", catalogued["fitted"][:8], "--format", "xls", *d])
+    assert exit_.value.code == 2 and "invalid choice: 'xls'" in capsys.readouterr().err
+    code, _, err = _cli(capsys, "ls", "--data-dir", str(tmp_path / "nowhere"), "--catalog", "embedded")
+    assert code == 2 and "no data directory" in err
+    code, _, err = _cli(capsys, "ls", *d[:2], "--catalog", "ftp://lab")
+    assert code == 2 and "'embedded', 'off' or the http(s) URI" in err
+
+
+class _HungServer:
+    """Accepts connections on a port and never answers: a Tiled server that hangs."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                self.conns.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def test_a_hung_then_down_server_never_stalls_a_measurement_and_gets_the_run_when_back(tmp_path):
+    from tiled.client import from_uri
+    from tiled.server import SimpleTiledServer
+
+    hung = _HungServer()
+    uri = f"http://127.0.0.1:{hung.port}/api/v1?api_key=labsecret"
+    target = Target(tmp_path.resolve(), uri)
+    table = sim_profile("CoFeB(5)|Pt(3)", fast=True, seed=5)
+    bare = Session(sim_profile("CoFeB(5)|Pt(3)", fast=True, seed=5), tmp_path / "bare")
+    t0 = time.perf_counter()
+    _measure(bare, bare.table)
+    bare_s = time.perf_counter() - t0
+    try:
+        session = Session(table, tmp_path, catalog=target)
+        t0 = time.perf_counter()
+        uid = _measure(session, table)
+        hung_s = time.perf_counter() - t0
+        # the RunEngine never waits on the catalog: its client times out after 2 s per request
+        assert hung_s < bare_s + 1.5, (hung_s, bare_s)
+        deadline = time.monotonic() + 30
+        while not ((read_status(target) or {}).get("error")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        status = read_status(target)
+        assert status["error"] and f"{uid}.jsonl" in status["pending"]
+        hung.close()
+        uid2 = _measure(session, table)  # the server is down now: still no stall
+        server = SimpleTiledServer(tmp_path / "lab", api_key="labsecret", port=hung.port)
+        try:
+            lab = from_uri(server.uri)
+            deadline = time.monotonic() + 60
+            while not {uid, uid2} <= set(lab) and time.monotonic() < deadline:
+                time.sleep(0.3)
+            assert {uid, uid2} <= set(lab)
+            assert lab[uid]["primary"].read()["lockin_x"].size == load_run(uid, tmp_path).table()["seq_num"].size
+        finally:
+            stop_service(target)
+            server.close()
+    finally:
+        hung.close()
