@@ -22,6 +22,8 @@ def _demo(args) -> int:
     result = run_demo(fast=args.fast, data_dir=args.data_dir, out_dir=args.out, progress=not args.no_progress,
                       catalog=catalog)
     print(summary(result))
+    if catalog is not None:
+        print(f"catalog:    ingested in the background; `femtospin show {result.uid[:8]}` once it is in")
     return 0
 
 

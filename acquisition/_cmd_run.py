@@ -193,6 +193,8 @@ def _run(args) -> int:
                                if p["vary"])
             print(f"fit {head}: {r.result.component}, {params}".replace(" :", ":"))
         print(f"report:  {session.live.state.report}")
+    if catalog is not None:
+        print("catalog: ingested in the background (`femtospin ls`, `femtospin show UID`)")
     if args.plan == "find_time_zero":
         print(f"time zero: stage at {table.stage.time_zero_mm.get():.6f} mm (write it into the profile)")
     return 0
