@@ -1,5 +1,6 @@
 """Wiring: profiles, RunEngine session, durable storage, progress, demo and the command line."""
 
+from ._catalog import catalog_client
 from ._cli import main
 from ._demo import DemoResult, run_demo
 from ._live import LiveAnalysis
@@ -14,6 +15,7 @@ __all__ = [
     "Session",
     "StoredRun",
     "Table",
+    "catalog_client",
     "data_directory",
     "find_run_file",
     "load_profile",

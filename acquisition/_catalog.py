@@ -195,6 +195,16 @@ def connect(target: Target, status: dict | None = None):
         raise CatalogError(f"cannot reach the catalog at {_public(uri)}: {exc}") from exc
 
 
+def catalog_client(data_dir: str | Path, uri: str | None = None):
+    """A Tiled client of the runs stored in ``data_dir``, once its ingest service has caught up.
+
+    ``uri`` names a lab's Tiled server; by default the embedded one. ``client[uid]``
+    is a run: ``.metadata["start"]``, ``["primary"].read()`` (an xarray Dataset).
+    """
+    target = Target(Path(data_dir).expanduser().resolve(), uri)
+    return connect(target, wait_synced(target))
+
+
 def _timeout():
     import httpx
 

@@ -16,6 +16,7 @@ import pytest
 import xarray as xr
 
 from femtospin.acquisition import Session, load_run, main, sim_profile
+from femtospin.acquisition import catalog_client
 from femtospin.acquisition._catalog import Target, connect, read_status, stop_service, wait_synced
 from femtospin.plans import delay_grid, delay_scan, thz_emission
 
@@ -55,9 +56,8 @@ def _cli(capsys, *argv):
 
 
 def test_every_run_and_its_fit_reach_the_catalog(catalogued):
-    target = catalogued["target"]
-    status = wait_synced(target)
-    client = connect(target, status)
+    status = wait_synced(catalogued["target"])
+    client = catalog_client(catalogued["data"])
     fitted = client[catalogued["fitted"]]
     stored = load_run(catalogued["fitted"], catalogued["data"])
     assert fitted.metadata["start"]["sample"]["name"] == "CoFeB(5)|Pt(3)"
