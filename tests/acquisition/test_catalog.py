@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from femtospin.acquisition import Session, load_run, main, sim_profile
-from femtospin.acquisition import catalog_client
-from femtospin.acquisition._catalog import Target, connect, read_status, stop_service, wait_synced
+from femtospin.acquisition import Session, catalog_client, load_run, main, sim_profile
+from femtospin.acquisition._catalog import Target, read_status, stop_service, wait_synced
 from femtospin.plans import delay_grid, delay_scan, thz_emission
 
 
