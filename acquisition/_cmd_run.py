@@ -11,7 +11,7 @@ from bluesky.utils import RunEngineInterrupted
 
 from femtospin.plans import PLANS, PlanArgumentError, delay_grid, device_error
 
-from ._live import label
+from ._live import fit_line
 from ._profiles import Table, load_profile
 from ._session import Session
 from ._storage import ANALYSIS_INFIX
@@ -181,13 +181,9 @@ def _run(args) -> int:
         print(f"data:    {session.writer.path(uid)}")
     if session.live.active and session.live.wait(LIVE_TIMEOUT_S):
         for r in session.live.state.results:
-            head = label(r.group)
-            if r.result is None or r.result.fit is None:
-                print(f"fit {head}: {r.error or 'no model'}".replace(" :", ":"))
-                continue
-            params = "  ".join(f"{n}={p['value']:.4g}±{p['stderr']:.2g}" for n, p in r.result.fit.params.items()
-                               if p["vary"])
-            print(f"fit {head}: {r.result.component}, {params}".replace(" :", ":"))
+            fitted = r.result is not None and r.result.fit is not None
+            print(fit_line(r.group, r.result.component if fitted else None, r.result.fit.params if fitted else None,
+                           r.error))
         print(f"report:  {session.live.state.report}")
     if args.plan == "find_time_zero":
         print(f"time zero: stage at {table.stage.time_zero_mm.get():.6f} mm (write it into the profile)")
