@@ -232,7 +232,8 @@ def _overlay(result: ReplayResult, waves: list[dict], conds: list[str], director
         if key in waves[1]:
             d2, x2 = waves[1][key]
             axes[0].plot(d2, x2 * 1e3, color=f"C{i % 10}", lw=1, ls="--", label=f"{name} {result.mode}")
-    axes[0].set(xlabel="delay (fs)", ylabel="lock-in X (mV)", title=f"waveforms: recorded (solid), {result.mode} (dashed)")
+    axes[0].set(xlabel="delay (fs)", ylabel="lock-in X (mV)",
+                title=f"waveforms: recorded (solid), {result.mode} (dashed)")
     if len(waves[0]) <= 6:
         axes[0].legend(fontsize=6)
     for i, (a, b) in enumerate(pairs):
@@ -251,8 +252,8 @@ def _overlay(result: ReplayResult, waves: list[dict], conds: list[str], director
 def comparison(result: ReplayResult) -> list[str]:
     """The printed comparison: each group's fits, then the parameters side by side, or the waveforms only."""
     lines = []
-    replayed = {json_key(f["group"]): f for f in result.replay_fits}
-    fitted = [(f, replayed.get(json_key(f["group"]))) for f in result.recorded_fits if _fitted(f)]
+    replayed = {_group_key(f["group"]): f for f in result.replay_fits}
+    fitted = [(f, replayed.get(_group_key(f["group"]))) for f in result.recorded_fits if _fitted(f)]
     fitted = [(a, b) for a, b in fitted if b is not None and _fitted(b)]
     for a, b in fitted:
         lines.append(fit_line(a["group"], a["component"], a["fit"]["params"]).replace("fit", "fit recorded", 1))
@@ -279,16 +280,16 @@ def comparison(result: ReplayResult) -> list[str]:
     return lines
 
 
-def json_key(group: dict) -> tuple:
+def _group_key(group: dict) -> tuple:
     return tuple(sorted(group.items()))
 
 
 def max_fit_difference(result: ReplayResult) -> float:
     """Largest |replay − recorded| / max(|recorded|, tiny) over every fitted parameter of every group."""
-    replayed = {json_key(f["group"]): f for f in result.replay_fits}
+    replayed = {_group_key(f["group"]): f for f in result.replay_fits}
     worst = 0.0
     for a in result.recorded_fits:
-        b = replayed.get(json_key(a["group"]))
+        b = replayed.get(_group_key(a["group"]))
         if not (_fitted(a) and b is not None and _fitted(b)):
             continue
         for name, p in a["fit"]["params"].items():

@@ -144,7 +144,8 @@ class PlaybackTable:
         self.field_mT, self.polarity = 0.0, 1.0
         self._knobs: dict[str, float] = {}
         readback = np.asarray(self.columns[delay_field], float)
-        self.grid = np.asarray(delays, float) if delays is not None else np.unique(readback)
+        # one point per distinct delay: a delay given twice is measured twice there, served in order
+        self.grid = np.unique(np.asarray(delays if delays is not None else readback, float))
         index = _grid_indices(readback, self.grid)
         for c in conditions:
             through = SOURCES.get(c, (None, None))[1]
