@@ -6,7 +6,7 @@ import argparse
 import re
 import sys
 
-from . import _cmd_analysis, _cmd_catalog, _cmd_run
+from . import _cmd_analysis, _cmd_catalog, _cmd_replay, _cmd_run
 from ._catalog import parse_catalog
 from ._session import data_directory
 
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cmd_run.register(sub)
     _cmd_analysis.register(sub)
     _cmd_catalog.register(sub)
+    _cmd_replay.register(sub)
     return parser
 
 

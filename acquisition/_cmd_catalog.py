@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ._catalog import CatalogError, connect, parse_catalog, wait_synced
-from ._live import delay_field, label
+from ._live import delay_field, fit_line
 from ._session import data_directory
 from ._storage import final_fits
 
@@ -156,14 +156,9 @@ def _show(args) -> int:
         lines.append(f"replay of   {start['replay_of']} ({start.get('replay_mode')})")
     fits, report = stored_fits(client, start["uid"])
     for f in fits:
-        head = label(f["group"]) or "fit"
-        if "fit" not in f or f["fit"] is None:
-            lines.append(f"{head:11s} {f.get('error', 'no model')}")
-            continue
-        params = "  ".join(f"{n}={p['value']:.4g}±{p['stderr']:.2g}" for n, p in f["fit"]["params"].items()
-                           if p["vary"])
-        lines.append(f"{head:11s} {f['fit']['model']} on {f.get('component')}: {params}  "
-                     f"redchi={f['fit']['redchi']:.3g}")
+        fitted = f.get("fit") is not None
+        line = fit_line(f["group"], f.get("component"), f["fit"]["params"] if fitted else None, f.get("error", ""))
+        lines.append(line + (f"  redchi={f['fit']['redchi']:.3g}" if fitted else ""))
     if not fits:
         lines.append("fit         none stored")
     if report:

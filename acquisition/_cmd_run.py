@@ -13,7 +13,7 @@ from femtospin.plans import PLANS, PlanArgumentError, delay_grid, device_error
 
 from ._catalog import parse_catalog
 from ._cmd_catalog import catalog_option, data_dir_option
-from ._live import label
+from ._live import fit_line
 from ._profiles import Table, load_profile
 from ._session import Session, data_directory
 from ._storage import ANALYSIS_INFIX
@@ -185,13 +185,9 @@ def _run(args) -> int:
         print(f"data:    {session.writer.path(uid)}")
     if session.live.active and session.live.wait(LIVE_TIMEOUT_S):
         for r in session.live.state.results:
-            head = label(r.group)
-            if r.result is None or r.result.fit is None:
-                print(f"fit {head}: {r.error or 'no model'}".replace(" :", ":"))
-                continue
-            params = "  ".join(f"{n}={p['value']:.4g}±{p['stderr']:.2g}" for n, p in r.result.fit.params.items()
-                               if p["vary"])
-            print(f"fit {head}: {r.result.component}, {params}".replace(" :", ":"))
+            fitted = r.result is not None and r.result.fit is not None
+            print(fit_line(r.group, r.result.component if fitted else None, r.result.fit.params if fitted else None,
+                           r.error))
         print(f"report:  {session.live.state.report}")
     if catalog is not None:
         print("catalog: ingested in the background (`femtospin ls`, `femtospin show UID`)")

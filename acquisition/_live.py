@@ -276,6 +276,38 @@ def report_path(directory: Path, uid: str) -> Path:
     return Path(directory) / f"report_{uid[:8]}.png"
 
 
+def fit_line(group: dict, component: str | None, params: dict | None, error: str = "") -> str:
+    """``fit <group>: <component>, name=value±stderr …`` of the varying parameters, or why there is no fit.
+
+    ``params`` as in the ``femtospin analyze`` JSON: ``{name: {"value", "stderr", "vary"}}``.
+    """
+    head = label(group)
+    if params is None:
+        return f"fit {head}: {error or 'no model'}".replace(" :", ":")
+
+    def err(p):
+        return f"{p['stderr']:.2g}" if p["stderr"] is not None else "?"
+
+    values = "  ".join(f"{n}={p['value']:.4g}±{err(p)}" for n, p in params.items() if p["vary"])
+    return f"fit {head}: {component}, {values}".replace(" :", ":")
+
+
+def mean_waveforms(rows: dict, conditions: list) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+    """Mean of ``rows["signal"]`` per delay (rounded to 0.1 fs) for each set of ``conditions``, in measuring order.
+
+    ``rows`` holds ``delay``, ``signal`` and one array per condition; repeats of a
+    delay are averaged. Returns ``{condition values: (delays, mean signal)}``.
+    """
+    keys = list(zip(*(rows[c].tolist() for c in conditions))) if conditions else [()] * rows["delay"].size
+    out = {}
+    for key in dict.fromkeys(keys):
+        sel = np.array([k == key for k in keys])
+        d, x = np.round(rows["delay"][sel], 1), rows["signal"][sel]
+        grid = np.unique(d)
+        out[key] = (grid, np.array([x[d == g].mean() for g in grid]))
+    return out
+
+
 def write_report(state: LiveState, directory: Path) -> Path | None:
     """The run's report PNG: waveforms, components, j_s with its resolution, fit and residuals, parameters."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -291,15 +323,11 @@ def write_report(state: LiveState, directory: Path) -> Path | None:
                               height_ratios=[1.0, 1.0, 1.0, 0.45])
     main = done[0].result
     rows, conds = state.rows, state.conditions
-    keys = list(zip(*(rows[c].tolist() for c in conds))) if conds else [()] * rows["delay"].size
-    for key in dict.fromkeys(keys):
-        sel = np.array([k == key for k in keys])
-        d, x = np.round(rows["delay"][sel], 1), rows["signal"][sel]
-        grid = np.unique(d)
-        mean = np.array([x[d == g].mean() for g in grid])
+    waveforms = mean_waveforms(rows, conds)
+    for key, (grid, mean) in waveforms.items():
         axes["raw"].plot(grid, mean * 1e3, lw=0.8, label=label(dict(zip(conds, key))) or "all")
     axes["raw"].set(xlabel="delay (fs)", ylabel="lock-in X (mV)", title="raw waveforms by condition")
-    if len(set(keys)) <= 12:
+    if len(waveforms) <= 12:
         axes["raw"].legend(fontsize=6)
     for name, comp in main.components.items():
         axes["comp"].plot(comp.delay_fs, comp.value * 1e3, label=name, lw=1)

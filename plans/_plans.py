@@ -92,7 +92,10 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
     dims = [builders[name](list(values)) for name in LOOP_ORDER if len(list(values := requested[name]))]
     fast = [d.name for d in dims if d.name in FAST_BY_DEFAULT] if fast is None else list(fast)
     steps = schedule(dims, fast, repeats, len(delays), interleave, order)
-    args = {"delays": delays.tolist(), **{k: list(v) for k, v in requested.items() if len(list(v))},
+    # recorded under the parameter names, so the plan can be called again from its start document (replay)
+    parameter = {"temperature_K": "temperatures", "spot_mm": "spots", "fluence_mJcm2": "fluences", "state": "states",
+                 "angle_deg": "angles", "helicity": "helicities", "kerr": "kerr", "magnetization": "magnetization"}
+    args = {"delays": delays.tolist(), **{parameter[k]: list(v) for k, v in requested.items() if len(list(v))},
             "repeats": repeats, "interleave": interleave, "order": order, "fast": fast,
             "saturation_mT": saturation_mT, "field_mT": field_mT, "reverse_mT": reverse_mT,
             "ramp_K_per_min": ramp_K_per_min}

@@ -11,6 +11,18 @@ from ._devices import (
     SimTranslationStage,
     TableSignal,
 )
+from ._playback import (
+    PlaybackDelayStage,
+    PlaybackError,
+    PlaybackLockIn,
+    PlaybackMagnet,
+    PlaybackPowerMeter,
+    PlaybackRotationMount,
+    PlaybackTable,
+    PlaybackTemperatureController,
+    PlaybackTranslationStage,
+    apply_configuration,
+)
 from ._samples import LIBRARY, REFERENCE_FLUENCE_MJCM2, Layer, Sample, bi_co, get_sample
 from ._table import FS_PER_MM_VACUUM, GRID_FS, N_AIR, Detection, Hysteresis, Noise, Pump, SimTable
 
@@ -24,6 +36,15 @@ __all__ = [
     "Hysteresis",
     "Layer",
     "Noise",
+    "PlaybackDelayStage",
+    "PlaybackError",
+    "PlaybackLockIn",
+    "PlaybackMagnet",
+    "PlaybackPowerMeter",
+    "PlaybackRotationMount",
+    "PlaybackTable",
+    "PlaybackTemperatureController",
+    "PlaybackTranslationStage",
     "Pump",
     "Sample",
     "SimClock",
@@ -36,6 +57,7 @@ __all__ = [
     "SimTemperatureController",
     "SimTranslationStage",
     "TableSignal",
+    "apply_configuration",
     "bi_co",
     "get_sample",
 ]
