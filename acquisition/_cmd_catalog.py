@@ -120,12 +120,12 @@ def _ls(args) -> int:
                   key=lambda sd: sd[0]["time"])
     for start, stop in rows:
         when = datetime.fromtimestamp(start["time"]).strftime("%Y-%m-%d %H:%M")
-        points = (stop.get("num_events") or {}).get("primary", 0)
+        points = (stop.get("num_events") or {}).get("primary", 0) if stop else "?"  # counted by the stop document
         tags = ", ".join(f"{c}" for c in start.get("conditions", []) if c != "repeat")
         if start.get("replay_of"):
             tags += f"  ({start.get('replay_mode')} replay of {start['replay_of'][:8]})"
         print(f"{start['uid'][:8]}  {when}  {start.get('plan_name', '?'):18s} "
-              f"{(start.get('sample') or {}).get('name', '?'):22s} {points:6d} pts  "
+              f"{(start.get('sample') or {}).get('name', '?'):22s} {points:>6} pts  "
               f"{stop.get('exit_status', 'no stop'):8s} {tags}")
     print(f"{len(rows)} run(s)", file=sys.stderr)
     return 0
