@@ -6,7 +6,7 @@ import argparse
 import re
 import sys
 
-from . import _cmd_analysis, _cmd_run
+from . import _cmd_analysis, _cmd_run, _serve
 
 
 def _demo(args) -> int:
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
     _cmd_run.register(sub)
     _cmd_analysis.register(sub)
+    _serve.register(sub)
     return parser
 
 
