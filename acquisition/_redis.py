@@ -103,11 +103,13 @@ def die_with_parent():
 def ping(address: str, timeout_s: float = 1.0) -> bool:
     """Whether a Redis server answers at ``address`` (``HOST:PORT``)."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     host, _, port = address.rpartition(":")
     try:
         client = redis.Redis(host=host or "127.0.0.1", port=int(port or 6379), socket_timeout=timeout_s,
-                             socket_connect_timeout=timeout_s)
+                             socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0))  # one answer, now
         try:
             return bool(client.ping())
         finally:

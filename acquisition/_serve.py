@@ -21,7 +21,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -158,7 +157,8 @@ class QueueServer:
         """
         try:
             if self.redis_addr is None:
-                self.redis = RedisServer().start()
+                self.redis = RedisServer()
+                self.redis.start()
                 self.redis_addr = self.redis.address
             elif not ping(self.redis_addr):
                 raise ServeError(f"--redis-addr: no Redis answers at {self.redis_addr}")
@@ -277,10 +277,11 @@ def register(sub) -> None:
     serve.set_defaults(func=_serve)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM stops `serve` the way Ctrl-C does
+
+
 def _serve(args) -> int:
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     try:
         server = QueueServer(args.profile, args.data_dir, host=args.host, zmq_port=args.zmq_port,
                              info_port=args.zmq_info_port or args.zmq_port + 10, redis_addr=args.redis_addr,
@@ -288,21 +289,29 @@ def _serve(args) -> int:
     except ServeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    code = 0
     try:
         server.start()
+        print(f"femtospin serve: RE manager at {server.control_addr} (console output at {server.info_addr}), "
+              f"profile {args.profile}, runs in {server.data_dir}, Redis at {server.redis_addr}", flush=True)
+        print("open the environment from a client to load the table; Ctrl-C stops", flush=True)
+        while server.manager.poll() is None:
+            time.sleep(0.2)
+        print(f"error: the RE manager exited with code {server.manager.returncode}", file=sys.stderr)
+        code = 1
     except ServeError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        server.stop()
-        return 1
-    print(f"femtospin serve: RE manager at {server.control_addr} (console output at {server.info_addr}), "
-          f"profile {args.profile}, runs in {server.data_dir}, Redis at {server.redis_addr}", flush=True)
-    print("open the environment from a client to load the table; Ctrl-C stops", flush=True)
-    try:
-        while not stop.wait(0.2):
-            if server.manager.poll() is not None:
-                print(f"error: the RE manager exited with code {server.manager.returncode}", file=sys.stderr)
-                return 1
+        code = 1
+    except KeyboardInterrupt:
+        pass
     finally:
-        server.stop()
+        for signum in previous:  # an orderly stop is not cut short by a second Ctrl-C
+            signal.signal(signum, signal.SIG_IGN)
+        try:
+            server.stop()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
     print("femtospin serve: stopped", flush=True)
-    return 0
+    return code

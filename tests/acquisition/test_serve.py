@@ -17,7 +17,7 @@ from bluesky_queueserver_api import BFunc, BPlan
 from bluesky_queueserver_api.comm_base import RequestFailedError
 from bluesky_queueserver_api.zmq import REManagerAPI
 
-from femtospin.acquisition import Table, load_run, sim_profile
+from femtospin.acquisition import Table, load_run, main, sim_profile
 from femtospin.acquisition._redis import RedisServer, RedisUnavailable, free_port, ping
 from femtospin.acquisition._serve import permissions, queue_plans
 from femtospin.plans import PLANS
@@ -116,6 +116,17 @@ def test_permissions_allow_the_project_plans_and_no_function():
     assert set(groups) == {"root", "primary"}
     for rules in groups.values():
         assert rules["allowed_plans"] == list(PLANS) and rules["allowed_functions"] == []
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["--profile", "nope.yaml"], 2, "--profile: 'nope.yaml' is neither sim, sim:fast nor a profile file"),
+    (["--redis-addr", "127.0.0.1:1"], 1, "--redis-addr: no Redis answers at 127.0.0.1:1"),
+])
+def test_serve_refuses_what_it_cannot_serve(argv, code, message, capsys):
+    handler = signal.getsignal(signal.SIGINT)
+    assert main(["serve", "--zmq-port", str(free_port()), *argv]) == code
+    assert message in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is handler
 
 
 def test_only_the_project_plans_and_the_table_roles_are_offered(served):
