@@ -187,7 +187,9 @@ class QueueServer:
     def _api(self, timeout_s: float = 2.0):
         from bluesky_queueserver_api.zmq import REManagerAPI
 
-        return REManagerAPI(zmq_control_addr=self._local_addr, timeout_recv=timeout_s)
+        # poll often: stopping waits on the manager's state several times
+        return REManagerAPI(zmq_control_addr=self._local_addr, timeout_recv=timeout_s, status_polling_period=0.1,
+                            status_expiration_period=0.05)
 
     def _wait_ready(self) -> None:
         api, deadline = self._api(0.5), time.monotonic() + READY_TIMEOUT_S

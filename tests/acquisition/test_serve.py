@@ -23,6 +23,7 @@ from femtospin.acquisition._serve import permissions, queue_plans
 from femtospin.plans import PLANS
 
 READY = "femtospin serve: RE manager at "
+POLL = {"status_polling_period": 0.1, "status_expiration_period": 0.05}  # the client's waits see changes sooner
 DELAYS = np.arange(-1000.0, 1001.0, 50.0).tolist()  # 41 delays, 10 well before the pulse: the live fit runs
 
 
@@ -46,6 +47,11 @@ def _processes_with(text: str) -> list[int]:
         except OSError:
             continue
     return pids
+
+
+def _events(data: Path) -> int:
+    """Events recorded so far in the runs of ``data``."""
+    return sum(p.read_text().count('["event"') for p in data.glob("*.jsonl") if ".analysis." not in p.name)
 
 
 def _start_serve(tmp: Path, *args: str):
@@ -80,7 +86,7 @@ def served(redis_server, tmp_path_factory):
     """One server for the module, its worker environment open: (client, data dir)."""
     tmp = tmp_path_factory.mktemp("serve")
     proc, address, log, _ = _start_serve(tmp, "--redis-addr", redis_server.address)
-    api = REManagerAPI(zmq_control_addr=address)
+    api = REManagerAPI(zmq_control_addr=address, **POLL)
     try:
         api.environment_open()
         api.wait_for_idle(timeout=60)
@@ -180,11 +186,28 @@ def test_bad_arguments_fail_the_item_and_leave_the_table_safe(served):
         assert opening[key][0] == pytest.approx(closing[key][-1]), key
 
 
-def test_serve_starts_its_own_redis_and_stops_everything_on_ctrl_c(tmp_path):
+def test_ctrl_c_aborts_the_running_plan_safely_and_stops_the_manager_and_its_own_redis(tmp_path):
     proc, address, log, ready = _start_serve(tmp_path)
     redis_addr = ready.rsplit("Redis at ", 1)[1].strip()
     assert redis_addr.startswith("127.0.0.1:") and ping(redis_addr)
+    api = REManagerAPI(zmq_control_addr=address, **POLL)
+    try:
+        api.environment_open()
+        api.wait_for_idle(timeout=60)
+        api.item_add(BPlan("thz_emission", delays=np.arange(-1000.0, 3000.0, 2.0).tolist(), magnetization=[1, -1]))
+        api.queue_start()
+        deadline = time.monotonic() + 30
+        while _events(tmp_path / "data") < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        api.close()
     assert _stop(proc, log, signal.SIGINT) == 0, log.read_text()[-3000:]
     assert "femtospin serve: stopped" in log.read_text()
     assert not ping(redis_addr)
     assert not _processes_with(address)
+    (path,) = (p for p in (tmp_path / "data").glob("*.jsonl") if ".analysis." not in p.name)
+    run = load_run(path.stem, tmp_path / "data")
+    assert run.stop["exit_status"] == "abort"
+    assert len(run.table()["lockin_x"]) < run.start["num_points"]
+    closing = run.table("baseline")
+    assert closing["magnet_field"][-1] == 0.0 and closing["stage_delay"][-1] == closing["stage_delay"][0]
