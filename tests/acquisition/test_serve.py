@@ -17,7 +17,7 @@ from bluesky_queueserver_api import BFunc, BPlan
 from bluesky_queueserver_api.comm_base import RequestFailedError
 from bluesky_queueserver_api.zmq import REManagerAPI
 
-from femtospin.acquisition import Table, load_run, main, sim_profile
+from femtospin.acquisition import Table, _redis, load_run, main, sim_profile
 from femtospin.acquisition._redis import RedisServer, RedisUnavailable, free_port, ping
 from femtospin.acquisition._serve import permissions, queue_plans
 from femtospin.plans import PLANS
@@ -105,13 +105,20 @@ def _run_queue(api) -> dict:
     return api.history_get()["items"][-1]
 
 
+def test_without_redis_or_a_way_to_install_it_the_error_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setattr(_redis, "_find", lambda: None)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get either
+    with pytest.raises(RedisUnavailable, match="apt-get install redis-server.*--redis-addr"):
+        RedisServer().start()
+
+
 def test_queue_plans_take_the_roles_from_the_table():
     table = sim_profile(fast=True)
     plans = queue_plans(table)
     assert set(plans) == set(PLANS)
     for name, plan in plans.items():
         params = plan.__signature__.parameters
-        assert not set(params) & set(Table.ROLES), name
+        assert not set(params) & {*Table.ROLES, "plan_name"}, name
         assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in params.values())
     measurement = plans["delay_scan"](delays=[0.0, 100.0])
     assert measurement.md["plan_name"] == "delay_scan" and measurement.md["num_points"] == 2
@@ -137,7 +144,7 @@ def test_serve_refuses_what_it_cannot_serve(argv, code, message, capsys):
 
 def test_only_the_project_plans_and_the_table_roles_are_offered(served):
     api, _ = served
-    assert set(api.plans_allowed()["plans_allowed"]) == set(PLANS)
+    assert set(api.plans_existing()["plans_existing"]) == set(api.plans_allowed()["plans_allowed"]) == set(PLANS)
     assert set(api.devices_allowed()["devices_allowed"]) == set(sim_profile(fast=True).devices())
     with pytest.raises(RequestFailedError, match="'count' is not in the list of allowed plans"):
         api.item_add(BPlan("count", ["lockin"]))
