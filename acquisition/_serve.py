@@ -126,16 +126,14 @@ class QueueServer:
         ``HOST:PORT`` of a running Redis; by default a private one is started.
     catalog : str, optional
         Passed to the worker's :class:`Session` as ``catalog=``.
-    output : file, optional
-        Where the manager's console output goes (default: this process's).
     """
 
     def __init__(self, profile: str, data_dir=None, *, host: str = "127.0.0.1", zmq_port: int = 60615,
-                 info_port: int = 60625, redis_addr: str | None = None, catalog: str | None = None, output=None):
+                 info_port: int = 60625, redis_addr: str | None = None, catalog: str | None = None):
         _check_profile(profile)
         if catalog is not None and not _catalog_supported():
             raise ServeError("--catalog: this version's Session has no catalog argument yet")
-        self.profile, self.catalog, self.redis_addr, self.output = profile, catalog, redis_addr, output
+        self.profile, self.catalog, self.redis_addr = profile, catalog, redis_addr
         self.data_dir = data_directory(data_dir).expanduser().resolve()
         self.bind = f"tcp://{host}:{zmq_port}"
         self.info_bind = f"tcp://{host}:{info_port}"
@@ -178,9 +176,8 @@ class QueueServer:
                    "--zmq-control-addr", self.bind, "--zmq-info-addr", self.info_bind, "--zmq-publish-console", "ON",
                    "--redis-addr", self.redis_addr, "--redis-name-prefix", "femtospin"]
         # its own session: a Ctrl-C in the terminal reaches only `serve`, which stops the manager in order
-        self.manager = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=self.output,
-                                        stderr=subprocess.STDOUT if self.output is not None else None,
-                                        start_new_session=True, preexec_fn=die_with_parent())
+        self.manager = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, start_new_session=True,
+                                        preexec_fn=die_with_parent())
         self._wait_ready()
         return self
 
@@ -204,6 +201,7 @@ class QueueServer:
                     if time.monotonic() > deadline:
                         raise ServeError(f"the RE manager did not answer at {self.control_addr} "
                                          f"within {READY_TIMEOUT_S:g} s") from None
+                    time.sleep(0.05)
         finally:
             api.close()
 
@@ -214,15 +212,15 @@ class QueueServer:
         if self.manager is not None and self.manager.poll() is None:
             try:
                 self._stop_in_order()
-            except Exception as exc:  # noqa: BLE001 — then terminate it
+                self.manager.wait(10)
+            except Exception as exc:  # noqa: BLE001 — then terminate it (its worker is killed, not cleaned up)
                 print(f"serve: the RE manager did not stop in order ({exc}); terminating it", file=sys.stderr)
-            for stop in (self.manager.terminate, self.manager.kill):
+                self.manager.terminate()
                 try:
                     self.manager.wait(10)
-                    break
                 except subprocess.TimeoutExpired:
-                    stop()
-            self.manager.wait()
+                    self.manager.kill()
+                    self.manager.wait()
         if self.redis is not None:
             self.redis.stop()
         if self._dir is not None:
@@ -246,17 +244,6 @@ class QueueServer:
             api.send_request(method="manager_stop", params={"option": "safe_on"})
         finally:
             api.close()
-
-    def __enter__(self) -> QueueServer:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc) -> bool:
-        self.stop()
-        return False
 
 
 def register(sub) -> None:
