@@ -6,7 +6,7 @@ import argparse
 import re
 import sys
 
-from . import _cmd_analysis, _cmd_catalog, _cmd_replay, _cmd_run
+from . import _cmd_analysis, _cmd_catalog, _cmd_replay, _cmd_run, _serve
 from ._catalog import parse_catalog
 from ._session import data_directory
 
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cmd_analysis.register(sub)
     _cmd_catalog.register(sub)
     _cmd_replay.register(sub)
+    _serve.register(sub)
     return parser
 
 

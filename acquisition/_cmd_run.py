@@ -126,11 +126,9 @@ def register(sub) -> None:
 
 def plan_kwargs(plan, table: Table, args: argparse.Namespace) -> dict:
     """Keyword arguments for ``plan``: devices by role from the table, the rest from the command line."""
-    kwargs = {}
+    kwargs = table.role_kwargs(plan)
     for param in inspect.signature(plan).parameters.values():
-        if param.name in Table.ROLES:
-            kwargs[param.name] = getattr(table, param.name)
-        elif param.name in ARGS and getattr(args, param.name, None) is not None:
+        if param.name in ARGS and getattr(args, param.name, None) is not None:
             value = getattr(args, param.name)
             if param.name == "delays":
                 kind, spec = value

@@ -6,6 +6,7 @@ accelerated one. Real tables will be described by profile files.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 from femtospin.analysis import crystal
@@ -60,6 +61,10 @@ class Table:
                 clock.advance(float(msg.args[0]))
 
             run_engine.register_command("sleep", skip_sleep)
+
+    def role_kwargs(self, plan) -> dict[str, object]:
+        """This table's device for every role ``plan`` takes (``None`` where the table lacks the role)."""
+        return {name: getattr(self, name) for name in inspect.signature(plan).parameters if name in self.ROLES}
 
     def devices(self) -> dict[str, object]:
         """Every device on this table by role."""

@@ -1,0 +1,230 @@
+"""``femtospin serve`` end to end: a real Redis, a real RE manager, driven by the real client.
+
+Redis comes from the project's helper (installed from Debian's package if missing);
+if it cannot be provided the tests fail, they never skip.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bluesky_queueserver_api import BFunc, BPlan
+from bluesky_queueserver_api.comm_base import RequestFailedError
+from bluesky_queueserver_api.zmq import REManagerAPI
+
+from femtospin.acquisition import Table, _redis, catalog_client, load_run, main, sim_profile
+from femtospin.acquisition._catalog import Target, stop_service
+from femtospin.acquisition._redis import RedisServer, RedisUnavailable, free_port, ping
+from femtospin.acquisition._serve import permissions, queue_plans
+from femtospin.plans import PLANS
+
+READY = "femtospin serve: RE manager at "
+POLL = {"status_polling_period": 0.1, "status_expiration_period": 0.05}  # the client's waits see changes sooner
+DELAYS = np.arange(-1000.0, 1001.0, 50.0).tolist()  # 41 delays, 10 well before the pulse: the live fit runs
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    try:
+        server = RedisServer().start()
+    except RedisUnavailable as exc:
+        pytest.fail(f"the queue-server tests need Redis and it could not be provided: {exc}", pytrace=False)
+    yield server
+    server.stop()
+
+
+def _processes_with(text: str) -> list[int]:
+    """Pids whose command line contains ``text``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and text in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def _events(data: Path) -> int:
+    """Events recorded so far in the runs of ``data``."""
+    return sum(p.read_text().count('["event"') for p in data.glob("*.jsonl") if ".analysis." not in p.name)
+
+
+def _start_serve(tmp: Path, *args: str):
+    """``femtospin serve --profile sim:fast`` on free ports; returns the process, its control address, its log
+    and its ready line."""
+    port, info = free_port(), free_port()
+    log = tmp / "serve.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "femtospin", "serve", "--profile", "sim:fast", "--data-dir", str(tmp / "data"),
+         "--zmq-port", str(port), "--zmq-info-port", str(info), *args],
+        stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 60
+    while not (ready := [line for line in log.read_text().splitlines() if line.startswith(READY)]):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"femtospin serve did not start:\n{log.read_text()[-3000:]}", pytrace=False)
+        time.sleep(0.05)
+    return proc, f"tcp://127.0.0.1:{port}", log, ready[0]
+
+
+def _stop(proc, log: Path, signum=signal.SIGTERM) -> int:
+    proc.send_signal(signum)
+    try:
+        return proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"femtospin serve did not stop:\n{log.read_text()[-3000:]}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def served(redis_server, tmp_path_factory):
+    """One server for the module, its worker environment open: (client, data dir)."""
+    tmp = tmp_path_factory.mktemp("serve")
+    proc, address, log, _ = _start_serve(tmp, "--redis-addr", redis_server.address, "--catalog", "embedded")
+    api = REManagerAPI(zmq_control_addr=address, **POLL)
+    try:
+        api.environment_open()
+        api.wait_for_idle(timeout=60)
+        assert api.status()["worker_environment_exists"], log.read_text()[-3000:]
+        yield api, tmp / "data"
+    finally:
+        api.close()
+        assert _stop(proc, log) == 0, log.read_text()[-3000:]
+        stop_service(Target((tmp / "data").resolve()))
+    assert not _processes_with(address), "the RE manager outlived femtospin serve"
+
+
+def _run_queue(api) -> dict:
+    """Start the queue, wait for it, return the last history item."""
+    api.queue_start()
+    api.wait_for_idle(timeout=60)
+    return api.history_get()["items"][-1]
+
+
+def test_without_redis_or_a_way_to_install_it_the_error_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setattr(_redis, "_find", lambda: None)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get either
+    with pytest.raises(RedisUnavailable, match="apt-get install redis-server.*--redis-addr"):
+        RedisServer().start()
+
+
+def test_queue_plans_take_the_roles_from_the_table():
+    table = sim_profile(fast=True)
+    plans = queue_plans(table)
+    assert set(plans) == set(PLANS)
+    for name, plan in plans.items():
+        params = plan.__signature__.parameters
+        assert not set(params) & {*Table.ROLES, "plan_name"}, name
+        assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in params.values())
+    measurement = plans["delay_scan"](delays=[0.0, 100.0])
+    assert measurement.md["plan_name"] == "delay_scan" and measurement.md["num_points"] == 2
+
+
+def test_permissions_allow_the_project_plans_and_no_function():
+    groups = permissions(PLANS)["user_groups"]
+    assert set(groups) == {"root", "primary"}
+    for rules in groups.values():
+        assert rules["allowed_plans"] == list(PLANS) and rules["allowed_functions"] == []
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["--profile", "nope.yaml"], 2, "--profile: 'nope.yaml' is neither sim, sim:fast nor a profile file"),
+    (["--redis-addr", "127.0.0.1:1"], 1, "--redis-addr: no Redis answers at 127.0.0.1:1"),
+])
+def test_serve_refuses_what_it_cannot_serve(argv, code, message, capsys):
+    handler = signal.getsignal(signal.SIGINT)
+    assert main(["serve", "--zmq-port", str(free_port()), *argv]) == code
+    assert message in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_only_the_project_plans_and_the_table_roles_are_offered(served):
+    api, _ = served
+    assert set(api.plans_existing()["plans_existing"]) == set(api.plans_allowed()["plans_allowed"]) == set(PLANS)
+    assert set(api.devices_allowed()["devices_allowed"]) == set(sim_profile(fast=True).devices())
+    with pytest.raises(RequestFailedError, match="'count' is not in the list of allowed plans"):
+        api.item_add(BPlan("count", ["lockin"]))
+    with pytest.raises(RequestFailedError, match="not allowed|not in the list"):
+        api.function_execute(BFunc("print", "hello"))
+    with pytest.raises(RequestFailedError, match="repeats"):  # checked against the plan's types on submission
+        api.item_add(BPlan("thz_emission", delays=DELAYS, repeats="twice"))
+    assert api.queue_get()["items"] == []
+
+
+def test_a_queued_plan_is_stored_like_femtospin_run(served):
+    api, data = served
+    api.item_add(BPlan("thz_emission", delays=DELAYS, magnetization=[1, -1]))
+    item = _run_queue(api)
+    assert item["result"]["exit_status"] == "completed", item["result"]
+    (uid,) = item["result"]["run_uids"]
+    run = load_run(uid, data)
+    assert run.start["plan_name"] == "thz_emission" and run.start["profile"] == "sim:fast"
+    assert run.stop["exit_status"] == "success"
+    assert len(run.table()["lockin_x"]) == run.start["num_points"] == 2 * len(DELAYS)
+    assert "baseline" in run.streams  # the Session's RunEngine: baseline, storage and live analysis
+    deadline = time.monotonic() + 20
+    while not (fits := run.fits()) and time.monotonic() < deadline:  # the final fit runs beside the RunEngine
+        time.sleep(0.1)
+    assert fits and "fit" in fits[0], fits
+    # and the client finds it in the catalog, with its data and its fit
+    client = catalog_client(data)
+    assert client[uid].metadata["start"]["plan_name"] == "thz_emission"
+    assert client[uid]["primary"].read()["lockin_x"].size == 2 * len(DELAYS)
+    while not (fitted := [r.metadata["start"]["analysis_of"] for r in catalog_client(data).values()
+                          if "analysis_of" in r.metadata["start"]]) and time.monotonic() < deadline + 20:
+        time.sleep(0.2)  # the analysis file closes a moment after its final fit row
+    assert fitted == [uid]
+
+
+def test_bad_arguments_fail_the_item_and_leave_the_table_safe(served):
+    api, data = served
+    before = set(data.glob("*.jsonl"))
+    api.item_add(BPlan("thz_emission", delays=DELAYS, temperatures=[900]))
+    item = _run_queue(api)
+    assert item["result"]["exit_status"] == "failed"
+    assert "temperatures: 900 K is outside the allowed range" in item["result"]["msg"]
+    assert set(data.glob("*.jsonl")) == before  # refused before the run opened
+    api.queue_clear()  # the queue server keeps a failed item at the front of the queue
+    # nothing moved: the next run opens on the table as the last run's cleanup left it
+    api.item_add(BPlan("delay_scan", delays=[0.0, 100.0]))
+    item = _run_queue(api)
+    assert item["result"]["exit_status"] == "completed", item["result"]
+    runs = sorted((load_run(p.stem, data) for p in data.glob("*.jsonl") if ".analysis." not in p.name),
+                  key=lambda r: r.start["time"])
+    closing, opening = runs[-2].table("baseline"), runs[-1].table("baseline")
+    assert opening["magnet_field"][0] == 0.0
+    for key in ("magnet_field", "stage_delay", "heater_setpoint", "sample_rotation_angle"):
+        assert opening[key][0] == pytest.approx(closing[key][-1]), key
+
+
+def test_ctrl_c_aborts_the_running_plan_safely_and_stops_the_manager_and_its_own_redis(tmp_path):
+    proc, address, log, ready = _start_serve(tmp_path)
+    redis_addr = ready.rsplit("Redis at ", 1)[1].strip()
+    assert redis_addr.startswith("127.0.0.1:") and ping(redis_addr)
+    api = REManagerAPI(zmq_control_addr=address, **POLL)
+    try:
+        api.environment_open()
+        api.wait_for_idle(timeout=60)
+        api.item_add(BPlan("thz_emission", delays=np.arange(-1000.0, 3000.0, 2.0).tolist(), magnetization=[1, -1]))
+        api.queue_start()
+        deadline = time.monotonic() + 30
+        while _events(tmp_path / "data") < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        api.close()
+    assert _stop(proc, log, signal.SIGINT) == 0, log.read_text()[-3000:]
+    assert "femtospin serve: stopped" in log.read_text()
+    assert not ping(redis_addr)
+    assert not _processes_with(address)
+    (path,) = (p for p in (tmp_path / "data").glob("*.jsonl") if ".analysis." not in p.name)
+    run = load_run(path.stem, tmp_path / "data")
+    assert run.stop["exit_status"] == "abort"
+    assert len(run.table()["lockin_x"]) < run.start["num_points"]
+    closing = run.table("baseline")
+    assert closing["magnet_field"][-1] == 0.0 and closing["stage_delay"][-1] == closing["stage_delay"][0]
