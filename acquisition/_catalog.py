@@ -153,6 +153,8 @@ def read_status(target: Target) -> dict | None:
 def wait_synced(target: Target, timeout_s: float = STARTUP_TIMEOUT_S) -> dict:
     """Start the service if needed and wait until it has tried every finished run; returns its status.
 
+    Waits at most ``timeout_s`` for the service to start or to ingest its next run.
+
     Raises
     ------
     CatalogError
@@ -160,11 +162,13 @@ def wait_synced(target: Target, timeout_s: float = STARTUP_TIMEOUT_S) -> dict:
     """
     ensure_service(target)
     asked = time.time()
-    deadline = time.monotonic() + timeout_s
+    deadline, progress = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
         status = read_status(target)
         if status and status.get("pass_started", 0) >= asked and status.get("pass_done"):
             return status
+        if status and status.get("ingested") != progress:  # a long backlog: wait while it moves
+            progress, deadline = status.get("ingested"), time.monotonic() + timeout_s
         time.sleep(0.1)
     log = target.file("service", "log")
     raise CatalogError(f"the catalog service for {target.data_dir} did not answer within {timeout_s:g} s "
@@ -273,6 +277,7 @@ class Ingester:
             self.ingested.add(path.name)
             with open(self.target.ledger_path, "a") as ledger:
                 ledger.write(path.name + "\n")
+            report()  # progress, so a client waiting on a long backlog sees it move
         self.error = None
         return True
 

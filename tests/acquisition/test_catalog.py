@@ -16,7 +16,7 @@ import pytest
 import xarray as xr
 
 from femtospin.acquisition import Session, catalog_client, load_run, main, sim_profile
-from femtospin.acquisition._catalog import Target, read_status, stop_service, wait_synced
+from femtospin.acquisition._catalog import Target, connect, read_status, stop_service, wait_synced
 from femtospin.plans import delay_grid, delay_scan, thz_emission
 
 
@@ -159,6 +159,17 @@ def test_export_never_overwrites_and_refuses_bad_input(catalogued, capsys, tmp_p
     assert code == 2 and "no data directory" in err
     code, _, err = _cli(capsys, "ls", *d[:2], "--catalog", "ftp://lab")
     assert code == 2 and "'embedded', 'off' or the http(s) URI" in err
+
+
+def test_a_restarted_service_with_its_ledger_lost_ingests_nothing_twice(catalogued, capsys):
+    target = catalogued["target"]
+    before = sorted(connect(target, wait_synced(target)))
+    stop_service(target)
+    target.ledger_path.unlink()
+    status = wait_synced(target)
+    assert status["error"] is None and status["pending"] == []
+    assert sorted(connect(target, status)) == before
+    assert len(target.ledger_path.read_text().split()) == len(before)  # every file is in the ledger again
 
 
 class _HungServer:
