@@ -211,7 +211,8 @@ def three_temperature(t: np.ndarray, A1: float, A2: float, A3: float, tau_m: flo
 
     def bracket(tt):
         tp = np.clip(tt, 0, None)
-        return np.where(tt >= 0, A1 / np.sqrt(tp / t0_diff + 1) - c_m * np.exp(-tp / tau_m) - c_e * np.exp(-tp / tau_e), 0.0)
+        value = A1 / np.sqrt(tp / t0_diff + 1) - c_m * np.exp(-tp / tau_m) - c_e * np.exp(-tp / tau_e)
+        return np.where(tt >= 0, value, 0.0)
 
     if fwhm == 0:
         return bracket(t)

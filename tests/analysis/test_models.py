@@ -279,7 +279,8 @@ def test_three_temperature_without_resolution(params):
     assert np.allclose(three_temperature(t, **p), ref, rtol=1e-12, atol=1e-15)
     # long after both times only the heat-diffusion term A1/√(t/t0 + 1) is left
     late = 100 * max(tau_m, tau_e)
-    assert three_temperature(np.array([late]), **p)[0] == pytest.approx(A1 / np.sqrt(late / p["t0_diff"] + 1), rel=1e-12)
+    expected = A1 / np.sqrt(late / p["t0_diff"] + 1)
+    assert three_temperature(np.array([late]), **p)[0] == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("tau", [100.0, 250.0])

@@ -496,7 +496,8 @@ def test_backlash_between_approach_directions():
 def test_delay_follows_double_pass_calibration():
     table = make()
     table.move_stage(table.true_time_zero_mm + 0.001)  # 1 µm up
-    assert table.delay_fs() == pytest.approx(1e-3 * 2 * N_AIR / 299.792458e-6 - table.backlash_mm / 2 * FS_PER_MM_VACUUM * N_AIR)
+    expected = 1e-3 * 2 * N_AIR / 299.792458e-6 - table.backlash_mm / 2 * FS_PER_MM_VACUUM * N_AIR
+    assert table.delay_fs() == pytest.approx(expected)
     assert FS_PER_MM_VACUUM * 1e-3 == pytest.approx(6.671, abs=1e-3)  # 1 µm ↔ 6.671 fs
 
 
