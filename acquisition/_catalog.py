@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from ._storage import ANALYSIS_INFIX, being_written, read_documents
+from ._storage import ANALYSIS_INFIX, locked, read_documents
 
 POLL_S = 0.5
 STARTUP_TIMEOUT_S = 60.0
@@ -109,17 +109,8 @@ def parse_catalog(spec: str | None, data_dir: Path) -> Target | None:
 # --- the client side: any femtospin process -------------------------------------------------------------------
 
 
-def _locked(target: Target) -> bool:
-    """Whether a service holds the target's lock (the system drops it when the service dies)."""
-    path = target.file("service", "lock")
-    if not path.exists():
-        return False
-    with open(path) as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        return False
+def _running(target: Target) -> bool:
+    return locked(target.file("service", "lock"))
 
 
 def ensure_service(target: Target) -> None:
@@ -130,17 +121,16 @@ def ensure_service(target: Target) -> None:
     """
     target.folder.mkdir(parents=True, exist_ok=True)
     target.file("service", "poke").touch()
-    if _locked(target):
+    if _running(target):
         return
-    log = open(target.file("service", "log"), "ab")
     cmd = [sys.executable, "-c", "import sys; from femtospin.acquisition._catalog import _main; sys.exit(_main())",
            str(target.data_dir),
            "--linger", str(linger_s())]
     if target.uri is not None:
         cmd += ["--catalog", target.uri]
     # its own session: Ctrl-C at the terminal stops the measurement, not the ingest of what was measured
-    subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    log.close()
+    with open(target.file("service", "log"), "ab") as log:
+        subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
 
 
 def read_status(target: Target) -> dict | None:
@@ -177,13 +167,13 @@ def wait_synced(target: Target, timeout_s: float = STARTUP_TIMEOUT_S) -> dict:
 
 def stop_service(target: Target, timeout_s: float = 20.0) -> None:
     """Stop the target's service, if one runs, and wait for it to exit."""
-    status = read_status(target)
-    if status and _locked(target):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(status["pid"], signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while _locked(target) and time.monotonic() < deadline:
-            time.sleep(0.05)
+    deadline = time.monotonic() + timeout_s
+    while _running(target) and time.monotonic() < deadline:
+        pid = target.file("service", "lock").read_text().strip()  # written right after the lock is taken
+        if pid.isdigit():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGTERM)
+        time.sleep(0.05)
 
 
 def connect(target: Target, status: dict | None = None):
@@ -222,9 +212,27 @@ def _public(uri: str) -> str:
 # --- the service ------------------------------------------------------------------------------------------------
 
 
+def _signature(path: Path) -> tuple | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
 def _order(path: Path) -> tuple:
     # measured runs before their analysis runs, oldest first
-    return (ANALYSIS_INFIX in path.name, path.stat().st_mtime)
+    return ANALYSIS_INFIX in path.name, (_signature(path) or (0,))[0]
+
+
+def _transient(exc: Exception) -> bool:
+    """A failure that says nothing about the run: the server is unreachable, timed out, overloaded or broken."""
+    import httpx
+
+    if isinstance(exc, httpx.TransportError):
+        return True
+    return isinstance(exc, httpx.HTTPStatusError) and (exc.response.status_code >= 500
+                                                       or exc.response.status_code == 429)
 
 
 class Ingester:
@@ -248,12 +256,11 @@ class Ingester:
         for path in self.target.data_dir.glob("*.jsonl"):
             if path.name in self.ingested:
                 continue
-            stat = path.stat()
-            sig = (stat.st_mtime_ns, stat.st_size)
-            if path.name in self.failed and self.failed[path.name][0] == sig:
-                continue
+            sig = _signature(path)
+            if sig is None or (path.name in self.failed and self.failed[path.name][0] == sig):
+                continue  # gone, or unreadable and unchanged
             self.failed.pop(path.name, None)
-            if being_written(path):
+            if locked(path):
                 self.waiting.append(path.name)
             else:
                 todo.append(path)
@@ -264,16 +271,23 @@ class Ingester:
             try:
                 docs = read_documents(path)
             except (ValueError, OSError) as exc:
-                self.failed[path.name] = ((path.stat().st_mtime_ns, path.stat().st_size), str(exc))
-                self.waiting.remove(path.name)
+                docs, why = None, str(exc)
+            if (docs is None or docs[-1][0] != "stop") and locked(path):
+                continue  # created but not yet locked when first looked at: it is being written
+            self.waiting.remove(path.name)
+            if docs is None:
+                self.failed[path.name] = (_signature(path), why)
                 continue
             try:
                 self._ingest(docs)
-            except Exception as exc:  # noqa: BLE001 — the server is down, slow or refused: keep the rest for later
+            except Exception as exc:  # noqa: BLE001 — classified below
                 self.client = None
-                self.error = f"{type(exc).__name__}: {exc}"
-                return False
-            self.waiting.remove(path.name)
+                if _transient(exc):  # the server is down, slow or overloaded: keep this and the rest for later
+                    self.waiting.append(path.name)
+                    self.error = f"{type(exc).__name__}: {exc}"
+                    return False
+                self.failed[path.name] = (_signature(path), f"{path}: the catalog refused it: {exc}")
+                continue
             self.ingested.add(path.name)
             with open(self.target.ledger_path, "a") as ledger:
                 ledger.write(path.name + "\n")
@@ -288,12 +302,17 @@ class Ingester:
         if self.client is None:
             self.client = from_uri(self.uri, timeout=_timeout())
         uid = docs[0][1]["uid"]
+        finished = docs[-1][0] == "stop"
         if uid in self.client:
-            if self.client[uid].metadata.get("stop") or not any(n == "stop" for n, _ in docs):
+            if self.client[uid].metadata.get("stop") or not finished:
                 return  # already there, e.g. the ledger was lost
-            self.client.delete_contents(uid, recursive=True, external_only=False)  # an ingest cut short
-        # the whole run in one batch: it is finished, and each request costs a round trip
-        writer = TiledWriter(self.client, batch_size=len(docs) + 1)
+            if self.target.uri is not None:  # a lab's server may have other writers: never delete there
+                raise ValueError(f"run {uid} is in the catalog without its stop document; delete it there to "
+                                 "ingest it again")
+            self.client.delete_contents(uid, recursive=True, external_only=False)  # our ingest, cut short
+        # a finished run in one batch (each request costs a round trip); TiledWriter writes a batch only when
+        # it is full or at the stop document, so a run cut off by a crash goes event by event
+        writer = TiledWriter(self.client, batch_size=len(docs) + 1 if finished else 1)
         for name, doc in docs:
             writer(name, doc)
 
@@ -310,6 +329,9 @@ def run_service(target: Target, *, linger: float) -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return 0  # another service got there first
+    lock.truncate(0)
+    lock.write(str(os.getpid()))  # for stop_service, before anything slow
+    lock.flush()
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
@@ -335,13 +357,15 @@ def run_service(target: Target, *, linger: float) -> int:
 
             ok = ingester.sync(lambda: report(False))
             report(True)
-            # a client asking (ensure_service touches the poke file) or a run in progress keeps it up
-            if _mtime(poke) != poked or (ingester.waiting and ok):
+            # a client asking (ensure_service touches the poke file) or a run waiting keeps it up; while the
+            # catalog is down it stays, so what was measured meanwhile goes in when it is back
+            if _mtime(poke) != poked or ingester.waiting:
                 poked, last_activity = _mtime(poke), time.monotonic()
             if time.monotonic() - last_activity > linger:
                 break
             backoff = POLL_S if ok else min(max_backoff_s(), backoff * 2)
-            _sleep(backoff, stopping)
+            if _sleep(backoff, stopping, poke, poked):
+                backoff = POLL_S  # a client is waiting: try now
     finally:
         with contextlib.suppress(FileNotFoundError):
             target.status_path.unlink()
@@ -357,10 +381,14 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-def _sleep(seconds: float, stopping: list) -> None:
+def _sleep(seconds: float, stopping: list, poke: Path, poked) -> bool:
+    """Sleep up to ``seconds``; True if a client poked meanwhile."""
     end = time.monotonic() + seconds
     while not stopping and time.monotonic() < end:
-        time.sleep(min(0.1, end - time.monotonic()))
+        if _mtime(poke) != poked:
+            return True
+        time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+    return False
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -380,6 +408,3 @@ def _main(argv=None) -> int:
     os.environ.setdefault("TILED_RETRY_ATTEMPTS", "2")
     return run_service(Target(Path(args.data_dir).resolve(), args.catalog), linger=args.linger)
 
-
-if __name__ == "__main__":
-    sys.exit(_main())

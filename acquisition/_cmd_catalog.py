@@ -206,7 +206,11 @@ def _export(args) -> int:
     fits, _ = stored_fits(client, start["uid"])
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")  # a failed export never leaves a half file under the real name
-    WRITERS[args.format](tmp, run, primary, fits)
+    try:
+        WRITERS[args.format](tmp, run, primary, fits)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(out)
     print(f"exported run {start['uid'][:8]} ({primary.sizes.get('time', 0)} points) to {out}")
     return 0
@@ -266,14 +270,19 @@ WRITERS = {"csv": _write_csv, "nc": _write_nc, "h5": _write_h5}
 
 
 def _guarded(func):
+    import httpx
+
     def run(args) -> int:
         try:
             return func(args)
         except UsageError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        except CatalogError as exc:
+        except (CatalogError, OSError) as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except httpx.HTTPError as exc:  # the server went away or refused mid-command
+            print(f"error: the catalog failed to answer: {exc}", file=sys.stderr)
             return 1
 
     return run

@@ -56,7 +56,7 @@ class Session:
             if display_available():  # otherwise the report PNG at the end is the figure
                 self.RE.subscribe(LiveFigure(self.live))
         if self.catalog is not None:
-            ensure_service(self.catalog)  # warms up while the first run is measured
+            self._tell_catalog("start", {})  # the service warms up while the first run is measured
             self.RE.subscribe(self._tell_catalog, "stop")
         table.attach(self.RE)
         threshold = laser_threshold_W or table.metadata.get("laser", {}).get("threshold_W")

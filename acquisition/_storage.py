@@ -158,13 +158,19 @@ def load_run(uid: str, directory: str | Path) -> StoredRun:
     return read_run_file(find_run_file(uid, directory))
 
 
-def being_written(path: Path) -> bool:
-    """Whether a process is still writing the run file ``path`` (it holds the file's lock)."""
-    with open(path, encoding="utf-8") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
+def locked(path: Path) -> bool:
+    """Whether a process holds the lock of ``path``: a run file still being written, a service running.
+
+    The system drops such a lock when its process dies, however it dies.
+    """
+    try:
+        with open(path, "rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            return False
+    except FileNotFoundError:
         return False
 
 
