@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from bluesky.utils import RunEngineInterrupted
 
-from femtospin.plans import PLANS, PlanArgumentError, device_error
+from femtospin.plans import PARAMETER_OF_CONDITION, PLANS, PlanArgumentError, device_error
 from femtospin.sim_devices import Detection, PlaybackTable, Pump, apply_configuration
 
 from ._catalog import parse_catalog
@@ -47,7 +47,6 @@ class Replay:
     mode: str
     table: Table
     plan: object  # a Measurement
-    configuration: dict
 
 
 @dataclass
@@ -110,7 +109,7 @@ def prepare(uid: str, data_dir=None, *, mode: str = "simulate", fast: bool | Non
     table = _playback_table(run, configuration) if mode == "playback" else _simulated_table(
         start, configuration, fast=fast, seed=seed)
     plan = _recorded_plan(PLANS[name], start, table, {"replay_of": run.uid, "replay_mode": mode})
-    return Replay(run, mode, table, plan, configuration)
+    return Replay(run, mode, table, plan)
 
 
 def _simulated_table(start: dict, configuration: dict, *, fast: bool | None, seed: int | None) -> Table:
@@ -160,7 +159,8 @@ def _recorded_plan(plan, start: dict, table: Table, md: dict):
     document; a plan passing ``**kwargs`` on to :func:`thz_emission` gets every
     recorded argument it does not name.
     """
-    recorded = dict(start.get("plan_args") or {})
+    # runs stored before plans recorded their arguments under the parameter names used condition names
+    recorded = {PARAMETER_OF_CONDITION.get(k, k): v for k, v in (start.get("plan_args") or {}).items()}
     args = argparse.Namespace(fine=None, **{k: v for k, v in recorded.items() if k in ARGS})
     if "delays" in recorded:
         args.delays = ("list", recorded["delays"])
@@ -215,12 +215,19 @@ def _fitted(fit: dict) -> bool:
     return bool(fit.get("fit", {}).get("params"))
 
 
+def fit_pairs(result: ReplayResult) -> list[tuple[dict, dict]]:
+    """(recorded, replayed) fits of the same group, where both were fitted."""
+    replayed = {_group_key(f["group"]): f for f in result.replay_fits}
+    pairs = [(a, replayed.get(_group_key(a["group"]))) for a in result.recorded_fits]
+    return [(a, b) for a, b in pairs if _fitted(a) and b is not None and _fitted(b)]
+
+
 def _overlay(result: ReplayResult, waves: list[dict], conds: list[str], directory: Path) -> Path:
     """Recorded against replayed: mean waveforms per condition and, when both runs were fitted, the fitted component."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    pairs = [(a, b) for a, b in zip(result.recorded_fits, result.replay_fits) if _fitted(a) and _fitted(b)]
+    pairs = fit_pairs(result)
     fig = Figure(figsize=(11 if pairs else 6, 4.5), constrained_layout=True)
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2 if pairs else 1, squeeze=False)[0]
@@ -250,9 +257,7 @@ def _overlay(result: ReplayResult, waves: list[dict], conds: list[str], director
 def comparison(result: ReplayResult) -> list[str]:
     """The printed comparison: each group's fits, then the parameters side by side, or the waveforms only."""
     lines = []
-    replayed = {_group_key(f["group"]): f for f in result.replay_fits}
-    fitted = [(f, replayed.get(_group_key(f["group"]))) for f in result.recorded_fits if _fitted(f)]
-    fitted = [(a, b) for a, b in fitted if b is not None and _fitted(b)]
+    fitted = fit_pairs(result)
     for a, b in fitted:
         lines.append(fit_line(a["group"], a["component"], a["fit"]["params"]).replace("fit", "fit recorded", 1))
         lines.append(fit_line(b["group"], b["component"], b["fit"]["params"]).replace("fit", f"fit {result.mode}", 1))
@@ -284,12 +289,8 @@ def _group_key(group: dict) -> tuple:
 
 def max_fit_difference(result: ReplayResult) -> float:
     """Largest |replay − recorded| / max(|recorded|, tiny) over every fitted parameter of every group."""
-    replayed = {_group_key(f["group"]): f for f in result.replay_fits}
     worst = 0.0
-    for a in result.recorded_fits:
-        b = replayed.get(_group_key(a["group"]))
-        if not (_fitted(a) and b is not None and _fitted(b)):
-            continue
+    for a, b in fit_pairs(result):
         for name, p in a["fit"]["params"].items():
             q = b["fit"]["params"][name]
             worst = max(worst, abs(q["value"] - p["value"]) / max(abs(p["value"]), 1e-300))
@@ -323,7 +324,7 @@ def _replay(args) -> int:
     try:
         catalog = parse_catalog(args.catalog, data_directory(args.data_dir))
         replay = prepare(args.uid, args.data_dir, mode=mode, fast=True if args.fast else None, seed=args.seed)
-    except (ReplayError, PlanArgumentError, FileNotFoundError, ValueError, KeyError) as exc:
+    except (ReplayError, PlanArgumentError, FileNotFoundError, ValueError, KeyError, TypeError) as exc:
         print(f"error: {exc}".replace("\n", " "), file=sys.stderr)
         return 2
     start = replay.run.start

@@ -8,6 +8,7 @@ returns a :class:`Measurement` whose messages leave the table safe on any exit.
 from ._conditions import HELICITY_QWP_DEG, KERR_QWP_DEG, LOOP_ORDER, Dimension, schedule
 from ._measure import measure
 from ._plans import (
+    PARAMETER_OF_CONDITION,
     delay_scan,
     field_loop,
     find_time_zero,
@@ -44,6 +45,7 @@ __all__ = [
     "HELICITY_QWP_DEG",
     "KERR_QWP_DEG",
     "LOOP_ORDER",
+    "PARAMETER_OF_CONDITION",
     "PLANS",
     "Dimension",
     "Measurement",

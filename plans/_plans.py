@@ -31,6 +31,11 @@ from ._validate import (
     require,
 )
 
+# thz_emission's parameter for each condition it is given by
+PARAMETER_OF_CONDITION = {"temperature_K": "temperatures", "spot_mm": "spots", "fluence_mJcm2": "fluences",
+                          "state": "states", "angle_deg": "angles", "helicity": "helicities", "kerr": "kerr",
+                          "magnetization": "magnetization"}
+
 
 def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pump_qwp=None, probe_qwp=None,
                  heater=None, spot=None, attenuator=None, power_meter=None,
@@ -93,9 +98,8 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
     fast = [d.name for d in dims if d.name in FAST_BY_DEFAULT] if fast is None else list(fast)
     steps = schedule(dims, fast, repeats, len(delays), interleave, order)
     # recorded under the parameter names, so the plan can be called again from its start document (replay)
-    parameter = {"temperature_K": "temperatures", "spot_mm": "spots", "fluence_mJcm2": "fluences", "state": "states",
-                 "angle_deg": "angles", "helicity": "helicities", "kerr": "kerr", "magnetization": "magnetization"}
-    args = {"delays": delays.tolist(), **{parameter[k]: list(v) for k, v in requested.items() if len(list(v))},
+    args = {"delays": delays.tolist(),
+            **{PARAMETER_OF_CONDITION[k]: list(v) for k, v in requested.items() if len(list(v))},
             "repeats": repeats, "interleave": interleave, "order": order, "fast": fast,
             "saturation_mT": saturation_mT, "field_mT": field_mT, "reverse_mT": reverse_mT,
             "ramp_K_per_min": ramp_K_per_min}

@@ -74,6 +74,21 @@ def test_replay_re_simulates_the_same_plan_and_sample_and_agrees_within_errors(d
     assert f"replay_{new.uid[:8]}_of_{uid[:8]}.png" in out
 
 
+def test_a_run_recorded_with_condition_names_as_arguments_replays_the_same_plan(data, capsys):
+    """Runs stored before plans recorded their parameter names (``angle_deg`` for ``angles``) still replay."""
+    data_dir, uid = data
+    path = data_dir / f"{uid}.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    name, start = json.loads(lines[0])
+    args = start["plan_args"]
+    args["angle_deg"] = args.pop("angles")
+    path.write_text(json.dumps([name, start]) + "\n" + "".join(lines[1:]))
+    assert replay(data_dir, uid[:8], "--seed", "2") == 0
+    new = load_run(uid_of(capsys.readouterr().out), data_dir)
+    assert new.start["plan_args"]["angles"] == [0.0, 180.0]
+    assert sorted(set(new.table()["angle_deg"].tolist())) == [0.0, 180.0]
+
+
 def test_a_run_without_a_fit_is_compared_by_its_waveforms(tmp_path, capsys):
     assert main(["run", "delay_scan", "--profile", "sim:fast", "--no-progress", "--lockin-tau", "0.003",
                  "--delays", "-100:100:50", "--magnetization", "1,-1", "--data-dir", str(tmp_path)]) == 0

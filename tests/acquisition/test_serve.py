@@ -59,6 +59,8 @@ def _start_serve(tmp: Path, *args: str):
     """``femtospin serve --profile sim:fast`` on free ports; returns the process, its control address, its log
     and its ready line."""
     port, info = free_port(), free_port()
+    while info == port:  # each is free on its own; the system may hand out the same one twice
+        info = free_port()
     log = tmp / "serve.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "femtospin", "serve", "--profile", "sim:fast", "--data-dir", str(tmp / "data"),
