@@ -19,20 +19,53 @@ FS_PER_MM_DOUBLE_PASS = 2.0 / 299.792458e-6  # t = 2·x/c in vacuum: 6671.28 fs 
 N_AIR = 1.000275  # 800 nm, dry air near 20 °C
 
 
-def delay_path(stage, delay_fs: float, current_mm: float) -> list[float]:
-    """Axis positions (mm) a delay line visits to reach ``delay_fs`` from ``current_mm``.
+class DelayCalibration(Device):
+    """What every delay line shares, real or simulated: the fs ↔ mm calibration, soft limits and the path.
 
-    Checks the soft limits and records the setpoint. With ``approach_fs`` > 0 a
-    target below the current position is overshot first, so every point is
-    approached from below and the backlash play is the same everywhere.
+    ``delay = (encoder_mm − time_zero_mm) · fs_per_mm``, where ``fs_per_mm`` holds
+    the double-pass factor. A device adds a ``delay`` readback and a way to move.
     """
-    lo, hi = stage.limits
-    if not lo <= delay_fs <= hi:
-        raise LimitError(f"{stage.name}: delay {delay_fs} fs outside soft limits [{lo}, {hi}] fs")
-    stage.setpoint.put(delay_fs)
-    target = stage.to_mm(delay_fs)
-    overshoot = stage.approach_fs.get() / stage.fs_per_mm.get()
-    return [target - overshoot, target] if overshoot > 0 and target < current_mm else [target]
+
+    setpoint = Cpt(Signal, value=float("nan"), kind=Kind.omitted)
+    time_zero_mm = config(0.0, "mm")
+    fs_per_mm = config(FS_PER_MM_DOUBLE_PASS * N_AIR, "fs/mm")
+    low_limit_fs = config(-20_000.0, "fs")
+    high_limit_fs = config(100_000.0, "fs")
+    park_fs = config(-1000.0, "fs")
+    approach_fs = config(200.0, "fs")
+    velocity_mm_s = config(20.0, "mm/s")
+
+    def to_fs(self, mm: float) -> float:
+        return (mm - self.time_zero_mm.get()) * self.fs_per_mm.get()
+
+    def to_mm(self, fs: float) -> float:
+        return self.time_zero_mm.get() + fs / self.fs_per_mm.get()
+
+    @property
+    def limits(self) -> tuple[float, float]:
+        return self.low_limit_fs.get(), self.high_limit_fs.get()
+
+    @property
+    def position(self) -> float:
+        return self.delay.get()
+
+    def path(self, delay_fs: float, current_mm: float) -> list[float]:
+        """Axis positions (mm) the line visits to reach ``delay_fs`` from ``current_mm``.
+
+        Checks the soft limits and records the setpoint. With ``approach_fs`` > 0 a
+        target below the current position is overshot first, so every point is
+        approached from below and the backlash play is the same everywhere.
+        """
+        lo, hi = self.limits
+        if not lo <= delay_fs <= hi:
+            raise LimitError(f"{self.name}: delay {delay_fs} fs outside soft limits [{lo}, {hi}] fs")
+        self.setpoint.put(delay_fs)
+        target = self.to_mm(delay_fs)
+        overshoot = self.approach_fs.get() / self.fs_per_mm.get()
+        return [target - overshoot, target] if overshoot > 0 and target < current_mm else [target]
+
+    def park(self):
+        return self.set(self.park_fs.get())
 
 
 class _Positioner(Device):
@@ -77,45 +110,14 @@ class _Positioner(Device):
         return background(self, work, timeout, on_failure=self.axis.stop)
 
 
-class DelayLine(_Positioner):
-    """Pump–probe delay line on a linear axis; ``delay`` in fs from the encoder readback.
-
-    ``delay = (encoder_mm − time_zero_mm) · fs_per_mm``, where ``fs_per_mm`` holds
-    the double-pass factor. Soft limits are in fs. With ``approach_fs`` > 0 every
-    target is approached from below (moves in the negative direction overshoot
-    by that much first), so the backlash play is the same at every point.
-    """
+class DelayLine(DelayCalibration, _Positioner):
+    """Pump–probe delay line on a linear axis; ``delay`` in fs from the encoder readback (:class:`DelayCalibration`)."""
 
     delay = readback(lambda d: d.to_fs(d.axis.position()), "fs", Kind.hinted)
     encoder_mm = readback(lambda d: d.axis.position(), "mm")
-    setpoint = Cpt(Signal, value=float("nan"), kind=Kind.omitted)
-    time_zero_mm = config(0.0, "mm")
-    fs_per_mm = config(FS_PER_MM_DOUBLE_PASS * N_AIR, "fs/mm")
-    low_limit_fs = config(-20_000.0, "fs")
-    high_limit_fs = config(100_000.0, "fs")
-    park_fs = config(-1000.0, "fs")
-    approach_fs = config(200.0, "fs")
-    velocity_mm_s = config(20.0, "mm/s")
-
-    def to_fs(self, mm: float) -> float:
-        return (mm - self.time_zero_mm.get()) * self.fs_per_mm.get()
-
-    def to_mm(self, fs: float) -> float:
-        return self.time_zero_mm.get() + fs / self.fs_per_mm.get()
-
-    @property
-    def limits(self) -> tuple[float, float]:
-        return self.low_limit_fs.get(), self.high_limit_fs.get()
-
-    @property
-    def position(self) -> float:
-        return self.delay.get()
 
     def set(self, delay_fs: float):
-        return self._go(delay_path(self, delay_fs, self.axis.position()), f"move to {delay_fs:g} fs")
-
-    def park(self):
-        return self.set(self.park_fs.get())
+        return self._go(self.path(delay_fs, self.axis.position()), f"move to {delay_fs:g} fs")
 
 
 class SpotStage(_Positioner):

@@ -19,9 +19,9 @@ from ophyd.utils import LimitError
 
 from femtospin import analysis
 from femtospin.devices._base import DriverSignal, config
-from femtospin.devices._motion import delay_path
+from femtospin.devices._motion import DelayCalibration
 
-from ._table import FS_PER_MM_VACUUM, N_AIR, SimTable
+from ._table import SimTable
 
 
 class TableSignal(DriverSignal):
@@ -78,41 +78,15 @@ class _TableDevice(Device):
         super().__init__(name=name, **kwargs)
 
 
-class SimDelayStage(_TableDevice):
-    """Delay line on a linear stage: readback in fs from the encoder, soft limits, backlash.
-
-    With ``approach_fs`` > 0 every target is approached from below (moves in the
-    negative direction overshoot by that much first), so the backlash play is
-    the same at every point.
-    """
+class SimDelayStage(DelayCalibration, _TableDevice):
+    """Delay line on the simulated stage (with backlash); calibration, limits and path as :class:`DelayCalibration`."""
 
     delay = Cpt(TableSignal, getter=lambda d: d.to_fs(d.table.carriage_mm), units="fs", kind=Kind.hinted)
     encoder_mm = Cpt(TableSignal, getter=lambda d: d.table.carriage_mm, units="mm", kind=Kind.normal)
-    setpoint = Cpt(Signal, value=np.nan, kind=Kind.omitted)
-    time_zero_mm = config(25.0, "mm")
-    fs_per_mm = config(FS_PER_MM_VACUUM * N_AIR, "fs/mm")
-    low_limit_fs = config(-20_000.0, "fs")
-    high_limit_fs = config(100_000.0, "fs")
-    park_fs = config(-1000.0, "fs")
-    approach_fs = config(200.0, "fs")
-    velocity_mm_s = config(20.0, "mm/s")
-
-    def to_fs(self, mm: float) -> float:
-        return (mm - self.time_zero_mm.get()) * self.fs_per_mm.get()
-
-    @property
-    def limits(self) -> tuple[float, float]:
-        return self.low_limit_fs.get(), self.high_limit_fs.get()
-
-    @property
-    def position(self) -> float:
-        return self.delay.get()
-
-    def to_mm(self, fs: float) -> float:
-        return self.time_zero_mm.get() + fs / self.fs_per_mm.get()
+    time_zero_mm = config(25.0, "mm")  # where the simulated table's time zero sits
 
     def set(self, delay_fs: float) -> DeviceStatus:
-        path = delay_path(self, delay_fs, self.table.motor_mm)
+        path = self.path(delay_fs, self.table.motor_mm)
         seconds = np.sum(np.abs(np.diff([self.table.motor_mm, *path]))) / self.velocity_mm_s.get() + 0.005
 
         def apply():
@@ -120,9 +94,6 @@ class SimDelayStage(_TableDevice):
                 self.table.move_stage(mm)
 
         return _delayed(self, seconds, apply)
-
-    def park(self) -> DeviceStatus:
-        return self.set(self.park_fs.get())
 
 
 def _lockin_setting(attr: str, check: Callable[[float], None] | None = None):
