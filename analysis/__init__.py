@@ -9,11 +9,15 @@ from ._deconvolution import (
     Deconvolution,
     Response,
     deconvolve,
+    kernel_fwhm,
     detector_operator,
     resolution_kernel,
     sampled_operator,
 )
 from ._fits import MODELS, FitResult, fit_waveform
+from ._grid import Sampling, sampling
+from ._materials import MATERIALS, SSE_SHAPE, StackPhysics, parse_stack, stack_physics
+from ._noise import NoiseModel, band_limited, estimate_noise
 from ._lockin import (
     SLOPES_DB,
     filter_order,
@@ -31,7 +35,7 @@ from ._models import (
     spin_voltage_weights,
     three_temperature,
 )
-from ._pipeline import AnalysisResult, analyze, noise_level, response_for
+from ._pipeline import AnalysisResult, analyze, baseline_needed_fs, response_for, signal_band_thz
 from ._series import (
     SeriesFit,
     StaticKerr,
@@ -68,12 +72,17 @@ __all__ = [
     "COMPONENTS",
     "CONDITIONS",
     "DETECTORS",
+    "MATERIALS",
     "MODELS",
     "SLOPES_DB",
+    "SSE_SHAPE",
     "AnalysisResult",
     "Component",
     "ConditionAverages",
     "Deconvolution",
+    "NoiseModel",
+    "Sampling",
+    "StackPhysics",
     "FitResult",
     "Response",
     "SeriesFit",
@@ -81,6 +90,8 @@ __all__ = [
     "analyze",
     "apply_response",
     "average_conditions",
+    "band_limited",
+    "baseline_needed_fs",
     "causal_exp_convolved",
     "check_uniform",
     "components",
@@ -89,6 +100,7 @@ __all__ = [
     "deconvolve",
     "detector_operator",
     "detector_response",
+    "estimate_noise",
     "exponential_offset",
     "filter_order",
     "fit_bandwidth",
@@ -100,13 +112,16 @@ __all__ = [
     "gaussian_kernel",
     "impulse_response",
     "load_transfer",
+    "kernel_fwhm",
     "noise_bandwidth",
-    "noise_level",
+    "parse_stack",
     "resolution_kernel",
     "response_for",
     "response_from_samples",
     "response_grid",
     "sampled_operator",
+    "sampling",
+    "signal_band_thz",
     "settle_time",
     "spectrum",
     "spin_accumulation",
@@ -114,6 +129,7 @@ __all__ = [
     "spin_seebeck",
     "spin_voltage",
     "spin_voltage_weights",
+    "stack_physics",
     "step_response",
     "three_temperature",
 ]

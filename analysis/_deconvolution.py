@@ -1,25 +1,28 @@
 """Regularized deconvolution S → E of an EOS waveform, with causality fixing the DC part.
 
-The measured signal is S = h ∗ E (physics.md §2). h has no DC component and a
-finite bandwidth, so the inversion is regularized (Tikhonov):
+The measured signal is S = P·(h ∗ E): h has no DC component and a finite
+bandwidth, and P samples the internal uniform grid at the measured delays
+(any delay grid, see :mod:`._grid`). The inversion is regularized (Tikhonov):
 
-    minimize ‖K·E − S‖² + λ‖E‖²   subject to   E(t) = 0 for t < t_support,
+    minimize Σ_j w_j (P·K·E − S)_j² + λ‖E‖²   subject to   E(t) = 0 for t < t_support,
 
-where K is the linear convolution with h on the data window, evaluated with FFTs
-on a zero-padded grid. Without the support constraint the solution is the
-frequency-domain filter E = H*·S/(|H|² + λ), which loses the DC part and the
-low frequencies that h does not pass. With it, the unknowns before the pump are
-removed and the slow part of E is pinned by the requirement that E vanish
-before the pump; the system is solved by conjugate gradients on the normal
-equations, preconditioned by that frequency-domain filter.
+with weights w_j ∝ 1/σ_j² from the noise model. Without the support
+constraint the solution is the frequency-domain filter E = H*·S/(|H|² + λ),
+which loses the DC part and the low frequencies that h does not pass. With
+it, the unknowns before the pump are removed and the slow part of E is pinned
+by the requirement that E vanish before the pump; the system is solved by
+conjugate gradients on the normal equations, preconditioned by that filter,
+for several right-hand sides at once.
 
 λ is chosen from the data by the discrepancy principle: the residual of the
-frequency-domain solution equals the expected noise energy Σσ_k², with σ
-measured before time zero (or given per point).
+frequency-domain solution equals the expected noise energy Σσ_k².
 
-The resolution kernel reported with every result is the response of the
-regularized inverse to a delta in E: r = F⁻¹[|H|²/(|H|² + λ)], zero-phase and
-centred on t = 0; its central-peak FWHM is the time resolution of E.
+The estimator returned is linear in S, so what it does to the truth is known
+exactly: the resolution kernel is its response to a delta in E at the probe
+delay (near the peak of j_s), support constraint included, so that
+kernel ⊛ truth ≈ E returned. Its FWHM is the time resolution. The response to
+a unit step says how much of a slow component (an offset, a long tail) the
+estimator recovers; the response to a delta in S gives the noise band of E.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
 
+from ._grid import Sampling
 from ._transfer import RINGING_FS, detector_response
 
 LAMBDA_MIN = 1e-6  # relative to max|H|²: below it the inversion only amplifies rounding
@@ -72,12 +76,12 @@ class Response:
 
     def convolve(self, e: np.ndarray) -> np.ndarray:
         """S = h ∗ E on the record window, for E on the record (and optionally its extension)."""
-        return irfft(rfft(e, self.nfft) * self.H, self.nfft)[: self.n]
+        return irfft(rfft(e, self.nfft) * self.H, self.nfft)[..., : self.n]
 
     def correlate(self, s: np.ndarray, extended: bool = False) -> np.ndarray:
         """Adjoint of :meth:`convolve`: Kᵀ·s, on the record (plus the extension if ``extended``)."""
         m = self.n + (self.n_ext if extended else 0)
-        return irfft(rfft(s, self.nfft) * np.conj(self.H), self.nfft)[:m]
+        return irfft(rfft(s, self.nfft) * np.conj(self.H), self.nfft)[..., :m]
 
 
 def _nfft(n: int, dt_fs: float, ringing_fs: float) -> int:
@@ -154,33 +158,44 @@ class Deconvolution:
     Attributes
     ----------
     delay_fs : ndarray
-        Time grid of the data.
+        The internal uniform grid E is returned on.
     field : ndarray
         Recovered E (in units of S per unit of h's gain); zero before ``support_fs``.
+    stderr : ndarray
+        Noise band of E (one standard deviation), from the noise model.
     lam : float
         Regularization strength λ (in units of |H|², H peak-normalized for the models).
     sigma : ndarray
-        Per-point noise level used for the discrepancy principle.
+        Per-datum noise level the weights and λ came from.
     support_fs : float or None
         Start of the support of E (None: no causality constraint).
     kernel_t_fs, kernel : ndarray
-        Resolution kernel r(t) (peak 1) on lags centred on 0.
+        Resolution kernel of the estimator on lags: E ≈ Σ_l kernel[l]·truth(t − l).
     resolution_fs : float
-        FWHM of the central peak of r in fs.
+        FWHM of the kernel's main peak in fs.
+    probe_fs : float
+        Delay at which the kernel was taken.
+    slow_recovery : float
+        Fraction of a unit step starting at the probe that the estimator
+        returns 1–2 ps later (1: offsets and slow tails are recovered; NaN:
+        the record is too short to tell).
     iterations : int
         Conjugate-gradient iterations used (0 without the constraint).
     residual_rms : float
-        rms of S − h ∗ E.
+        rms of S − P·(h ∗ E) at the data.
     """
 
     delay_fs: np.ndarray
     field: np.ndarray
+    stderr: np.ndarray
     lam: float
     sigma: np.ndarray
     support_fs: float | None
     kernel_t_fs: np.ndarray
     kernel: np.ndarray
     resolution_fs: float
+    probe_fs: float
+    slow_recovery: float
     iterations: int
     residual_rms: float
 
@@ -199,9 +214,9 @@ def discrepancy_lambda(op: Response, signal: np.ndarray, noise_energy: float) ->
     Parameters
     ----------
     op : Response
-        Transfer function on the data's grid.
+        Transfer function on the signal's uniform grid.
     signal : ndarray
-        Measured S.
+        Measured S on that grid.
     noise_energy : float
         Expected Σσ_k² of the noise in S.
 
@@ -241,7 +256,11 @@ def discrepancy_lambda(op: Response, signal: np.ndarray, noise_energy: float) ->
 
 
 def resolution_kernel(op: Response, lam: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """Resolution kernel of the regularized inverse and its FWHM.
+    """Kernel of the unconstrained frequency-domain filter and its FWHM.
+
+    This is the resolution of the deconvolution *without* the causal support
+    (it has no DC part); :func:`deconvolve` reports the kernel of the estimator
+    it actually returns.
 
     Parameters
     ----------
@@ -253,64 +272,87 @@ def resolution_kernel(op: Response, lam: float) -> tuple[np.ndarray, np.ndarray,
     Returns
     -------
     t_fs, r, fwhm_fs
-        Lags (fs, centred on 0, ±1 ps), the kernel r = F⁻¹[|H|²/(|H|²+λ)]
-        scaled to a peak of 1, and the FWHM of its central peak (linear
-        interpolation of the half-maximum crossings).
+        Lags (fs, centred on 0, ±1 ps), the kernel r = F⁻¹[|H|²/(|H|²+λ)] per
+        sample, and the FWHM of its central peak.
     """
     H2 = np.abs(op.H) ** 2
     r = irfft(H2 / (H2 + lam), op.nfft)
-    half = min(op.nfft // 2 - 1, int(np.ceil(1000.0 / op.dt_fs)))
+    half = min(op.nfft // 2 - 1, int(np.ceil(KERNEL_HALF_FS / op.dt_fs)))
     kernel = np.concatenate([r[-half:], r[: half + 1]])
-    kernel = kernel / kernel[half]
     t = (np.arange(kernel.size) - half) * op.dt_fs
-    right = half + int(np.argmax(kernel[half:] < 0.5))
-    # crossing between right-1 and right; the kernel is symmetric
-    k0, k1 = kernel[right - 1], kernel[right]
-    x = (right - 1 - half) + (k0 - 0.5) / (k0 - k1)
-    return t, kernel, float(2 * x * op.dt_fs)
+    return t, kernel, kernel_fwhm(t, kernel)
 
 
-def _pcg(apply_A, b, precond, x0, tol, maxiter):
-    x = x0.copy()
-    r = b - apply_A(x)
-    z = precond(r)
-    p = z.copy()
-    rz = float(r @ z)
-    bnorm = float(np.linalg.norm(b)) or 1.0
-    for it in range(1, maxiter + 1):
-        Ap = apply_A(p)
-        alpha = rz / float(p @ Ap)
-        x += alpha * p
-        r -= alpha * Ap
-        if np.linalg.norm(r) < tol * bnorm:
-            return x, it
-        z = precond(r)
-        rz_new = float(r @ z)
-        p = z + (rz_new / rz) * p
+def kernel_fwhm(t_fs: np.ndarray, kernel: np.ndarray) -> float:
+    """Full width at half maximum of a kernel's main peak (linear interpolation of both crossings)."""
+    k = int(np.argmax(kernel))
+    half = 0.5 * kernel[k]
+    right = k + int(np.argmax(kernel[k:] < half)) if np.any(kernel[k:] < half) else kernel.size - 1
+    left = k - int(np.argmax(kernel[k::-1] < half)) if np.any(kernel[k::-1] < half) else 0
+
+    def cross(i0, i1):
+        y0, y1 = kernel[i0], kernel[i1]
+        return t_fs[i0] + (half - y0) / (y1 - y0) * (t_fs[i1] - t_fs[i0]) if y1 != y0 else t_fs[i0]
+
+    return float(cross(right - 1, right) - cross(left + 1, left))
+
+
+KERNEL_HALF_FS = 1000.0
+SLOW_WINDOW_FS = (1000.0, 2000.0)  # where the step response is read: after h's ringing, before most record ends
+PROBE_AFTER_SUPPORT_FS = 150.0
+
+
+def _pcg(apply_A, B, precond, X0, tol, maxiter):
+    """Preconditioned conjugate gradients for several right-hand sides (rows of B) at once."""
+    X = X0.copy()
+    R = B - apply_A(X)
+    Z = precond(R)
+    P = Z.copy()
+    rz = np.sum(R * Z, axis=1)
+    bnorm = np.linalg.norm(B, axis=1)
+    bnorm[bnorm == 0] = 1.0
+    active = np.linalg.norm(R, axis=1) >= tol * bnorm
+    it = 0
+    while active.any() and it < maxiter:
+        it += 1
+        AP = apply_A(P)
+        pap = np.sum(P * AP, axis=1)
+        alpha = np.where(active & (pap > 0), rz / np.where(pap > 0, pap, 1.0), 0.0)
+        X += alpha[:, None] * P
+        R -= alpha[:, None] * AP
+        active &= np.linalg.norm(R, axis=1) >= tol * bnorm
+        Z = precond(R)
+        rz_new = np.sum(R * Z, axis=1)
+        P = Z + (rz_new / np.where(rz != 0, rz, 1.0))[:, None] * P
         rz = rz_new
-    return x, maxiter
+    return X, it
 
 
 def deconvolve(delay_fs: np.ndarray, signal: np.ndarray, op: Response, *, sigma: np.ndarray | float,
-               support_fs: float | None = None, lam: float | None = None, tol: float = 1e-6,
-               maxiter: int = 200) -> Deconvolution:
-    """Recover E from S = h ∗ E + noise by Tikhonov regularization with a causal support.
+               support_fs: float | None = None, lam: float | None = None, sampling: Sampling | None = None,
+               probe_fs: float | None = None, tol: float = 1e-4, maxiter: int = 300) -> Deconvolution:
+    """Recover E from S = P·(h ∗ E) + noise by Tikhonov regularization with a causal support.
 
     Parameters
     ----------
     delay_fs : ndarray
-        Uniform time grid in fs (length ``op.n``, step ``op.dt_fs``).
+        Delays of the data in fs: the grid of ``op`` itself, or any delays
+        within the grid of ``sampling``.
     signal : ndarray
-        Measured S.
+        Measured S at those delays.
     op : Response
-        Transfer function, see :func:`detector_operator` and :func:`sampled_operator`.
+        Transfer function on the internal grid, see :func:`detector_operator`.
     sigma : float or ndarray
-        Noise level (per point or one value), e.g. the standard deviation before time zero.
+        Noise level per datum (or one value).
     support_fs : float, optional
         E is constrained to zero before this time (the pump arrival minus a margin).
         None solves without the constraint (pure frequency-domain filter, no DC).
     lam : float, optional
         Regularization strength; default: the discrepancy principle.
+    sampling : Sampling, optional
+        Internal grid and interpolation to ``delay_fs``; default: the data are the grid.
+    probe_fs : float, optional
+        Where the resolution kernel is taken; default 150 fs after the support starts.
     tol, maxiter : optional
         Conjugate-gradient stopping rule.
 
@@ -318,45 +360,101 @@ def deconvolve(delay_fs: np.ndarray, signal: np.ndarray, op: Response, *, sigma:
     -------
     Deconvolution
     """
-    t = np.asarray(delay_fs, float)
     s = np.asarray(signal, float)
-    if s.size != op.n or t.size != op.n:
-        raise ValueError(f"record of {s.size} samples does not match the response built for {op.n}")
-    sig = np.broadcast_to(np.asarray(sigma, float), s.shape)
+    d = np.asarray(delay_fs, float)
+    samp = sampling if sampling is not None else Sampling(d, d, None)
+    if s.size != samp.delay_fs.size or op.n != samp.n:
+        raise ValueError(f"record of {s.size} samples on a grid of {samp.n} does not match the response "
+                         f"built for {op.n}")
+    grid = samp.grid
+    sig = np.broadcast_to(np.asarray(sigma, float), s.shape).astype(float)
+    # every datum weighs the same: 1/σ² weights would vary ~25× across a waveform (amplitude and jitter noise)
+    # and slow the solver ~5×, for a display estimate whose noise band is computed for these weights anyway
+    w = np.full(s.size, samp.n / s.size)  # mean weight per grid point is 1: λ keeps the meaning of the uniform case
+    s_grid = s if samp.identity else np.interp(grid, samp.delay_fs, s)
     if lam is None:
-        lam = discrepancy_lambda(op, s, float(np.sum(sig**2)))
+        noise_energy = float(np.sum(sig**2)) if samp.identity else \
+            float(np.sum(np.interp(grid, samp.delay_fs, sig) ** 2))
+        lam = discrepancy_lambda(op, s_grid, noise_energy)
     lam = max(float(lam), LAMBDA_MIN * float(np.max(np.abs(op.H) ** 2)))
     H2 = np.abs(op.H) ** 2
     filt = 1.0 / (H2 + lam)
-    S = rfft(s, op.nfft)
-    unconstrained = irfft(S * np.conj(op.H) * filt, op.nfft)[: op.n]
-    iterations = 0
     if support_fs is None:
-        e = unconstrained
-    else:
-        if t[-1] < support_fs:
-            raise ValueError(f"support starts at {support_fs:g} fs, after the last delay {t[-1]:g} fs")
-        # unknowns: E on the record from the support on, and after the record as far as h reaches back
-        m = op.n + op.n_ext
-        mask = np.concatenate([t >= support_fs, np.ones(op.n_ext, bool)])
+        e = irfft(rfft(s_grid, op.nfft) * np.conj(op.H) * filt, op.nfft)[: op.n]
+        kt, kernel, fwhm = resolution_kernel(op, lam)
+        # stationary noise through the filter: Σ g² per unit noise variance, per grid point
+        gain = float(np.sum(np.abs(np.conj(op.H) * filt) ** 2 * _rfft_weights(op.nfft)))
+        band = np.sqrt(gain) * np.interp(grid, samp.delay_fs, sig)
+        resid = s - samp.sample(op.convolve(e))
+        return Deconvolution(grid, e, band, float(lam), sig, None, kt, kernel, fwhm,
+                             float(grid[op.n // 2]), float("nan"), 0, float(np.sqrt(np.mean(resid**2))))
+    if grid[-1] < support_fs:
+        raise ValueError(f"support starts at {support_fs:g} fs, after the last delay {grid[-1]:g} fs")
+    m = op.n + op.n_ext
+    t_ext = grid[0] + op.dt_fs * np.arange(m)
+    mask = np.concatenate([grid >= support_fs, np.ones(op.n_ext, bool)])
 
-        def place(x):
-            full = np.zeros(m)
-            full[mask] = x
-            return full
+    def place(x):
+        full = np.zeros((x.shape[0], m))
+        full[:, mask] = x
+        return full
 
-        def apply_A(x):
-            return op.correlate(op.convolve(place(x)), extended=True)[mask] + lam * x
+    def forward(full):  # P·K on the grid and its extension
+        return samp.sample(op.convolve(full))
 
-        def precond(x):
-            return irfft(rfft(place(x), op.nfft) * filt, op.nfft)[:m][mask]
+    def adjoint(y):
+        return op.correlate(samp.adjoint(y), extended=True)
 
-        b = op.correlate(s, extended=True)[mask]
-        start = irfft(S * np.conj(op.H) * filt, op.nfft)[:m][mask]
-        x, iterations = _pcg(apply_A, b, precond, start, tol, maxiter)
-        e_ext = place(x)
-        e = e_ext[: op.n]
-    kt, kernel, fwhm = resolution_kernel(op, lam)
-    resid = s - op.convolve(e if support_fs is None else e_ext)
-    return Deconvolution(t, e, float(lam), np.array(sig), support_fs, kt, kernel, fwhm, iterations,
-                         float(np.sqrt(np.mean(resid**2))))
+    def apply_A(x):
+        return adjoint(forward(place(x)) * w)[:, mask] + lam * x
+
+    # P·W·Pᵀ is a weight density on the grid that varies (fine and coarse delays, noisier points): the
+    # preconditioner scales by its smoothed inverse square root around the uniform filter (≈ 10× fewer iterations)
+    density = np.concatenate([samp.adjoint(w), np.zeros(op.n_ext)])
+    width = max(1, int(round(4 * np.max(np.diff(samp.delay_fs)) / op.dt_fs))) if s.size > 1 else 1
+    density = np.convolve(density, np.ones(width) / width, mode="same")
+    density[op.n:] = density[op.n - 1] if op.n_ext else density[op.n:]
+    scale = 1.0 / np.sqrt(np.maximum(density, 1e-3 * density.max()))[mask]
+    filt_pre = 1.0 / (H2 + lam * float(np.mean(scale**2)))
+
+    def precond(x):
+        return scale * irfft(rfft(place(scale * x), op.nfft) * filt_pre, op.nfft)[:, :m][:, mask]
+
+    probe = float(support_fs + PROBE_AFTER_SUPPORT_FS if probe_fs is None else probe_fs)
+    k0 = int(np.clip(np.searchsorted(t_ext, probe), 0, m - 1))
+    j0 = int(np.argmin(np.abs(samp.delay_fs - probe)))
+    delta = np.zeros(m)
+    delta[k0] = 1.0
+    step = (t_ext >= t_ext[k0]).astype(float)
+    data_delta = np.zeros(s.size)
+    data_delta[j0] = 1.0
+    # right-hand sides: the data, a delta in E (kernel), a step in E (slow part), a delta in S (noise band)
+    Y = np.vstack([s, forward(delta[None])[0], forward(step[None])[0], data_delta])
+    B = adjoint(Y * w)[:, mask]
+    X0 = precond(B)
+    X, iterations = _pcg(apply_A, B, precond, X0, tol, maxiter)
+    sol = place(X)
+    e_ext, resp_delta, resp_step, resp_data = sol
+    e = e_ext[: op.n]
+    half = int(np.ceil(KERNEL_HALF_FS / op.dt_fs))
+    lags = np.arange(-half, half + 1)
+    idx = k0 + lags
+    inside = (idx >= 0) & (idx < m)
+    kernel = np.zeros(lags.size)
+    kernel[inside] = resp_delta[idx[inside]]
+    kt = lags * op.dt_fs
+    late = (t_ext >= t_ext[k0] + SLOW_WINDOW_FS[0]) & (t_ext <= t_ext[k0] + SLOW_WINDOW_FS[1]) & \
+        (np.arange(m) < op.n)
+    slow = float(np.mean(resp_step[late])) if late.sum() >= 4 else float("nan")
+    # noise band: var E(t) = Σ_j (w_j·u(t − t_j))²·σ_j², u the response to a unit datum (locally stationary)
+    u = resp_data / w[j0]
+    u_lag = np.zeros(2 * half + 1)
+    src = k0 + lags
+    ok = (src >= 0) & (src < m)
+    u_lag[ok] = u[src[ok]]
+    weight_grid = samp.adjoint(w**2 * sig**2)  # each datum's w²σ² on the grid points next to it
+    var = np.convolve(weight_grid, u_lag**2, mode="full")[half: half + weight_grid.size]
+    band = np.where(grid >= support_fs, np.sqrt(np.maximum(var, 0.0)), 0.0)
+    resid = s - forward(e_ext[None])[0]
+    return Deconvolution(grid, e, band, float(lam), sig, float(support_fs), kt, kernel, kernel_fwhm(kt, kernel),
+                         float(t_ext[k0]), slow, iterations, float(np.sqrt(np.mean(resid**2))))

@@ -6,12 +6,13 @@ or taken as it is (TR-MOKE), and fitted to the measured signal with per-point
 noise weights. The fitted parameters therefore never depend on the
 regularization of the deconvolution.
 
-The noise weights come from a variance model σ_k² = a + b·μ_k² + c·(dμ/dt)_k²
-(additive, amplitude and timing-jitter noise, physics.md §5), fitted by
-non-negative least squares to the squared residuals of a first fit (or to the
-squared standard errors of a condition average), after which the fit is
-repeated with weights 1/σ_k. This is what makes the stated standard errors
-match the scatter over noise realizations.
+The model lives on the internal uniform grid and is compared with the data
+through the sampling operator (:mod:`._grid`), so any delay grid fits.
+
+The weights 1/σ_k come from the noise model measured without the fit
+(:mod:`._noise`), and the covariance is *not* rescaled by the reduced χ²: the
+stated standard errors are what that noise makes of the parameters, and χ²,
+its degrees of freedom and p-value say whether the model describes the data.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from dataclasses import dataclass, field
 
 import lmfit
 import numpy as np
-from scipy.optimize import nnls
+from scipy.stats import chi2 as chi2_dist
 
 from ._deconvolution import Response
+from ._grid import Sampling
 from ._models import exponential_offset, spin_seebeck, spin_voltage, three_temperature
 
 
@@ -82,8 +84,8 @@ class WaveformModel:
 MODELS: dict[str, WaveformModel] = {
     "spin-voltage": WaveformModel("spin-voltage", _spin_voltage, {
         "tau_es_fs": ParamSpec(104.0, True, 5.0, 3000.0),
-        "tau_ep_fs": ParamSpec(420.0 / 1.2, False, 10.0, 10000.0),
-        "R": ParamSpec(0.1, False, 0.0, 1.0),
+        "tau_ep_fs": ParamSpec(400.0, True, 20.0, 10000.0),
+        "R": ParamSpec(0.1, True, 1e-3, 1.0),
         "amplitude": ParamSpec(1.0),
         **_COMMON}),
     "sse": WaveformModel("sse", _spin_seebeck, {
@@ -134,10 +136,12 @@ class FitResult(ParamAccess):
     ----------
     model : str
     params : dict
-        ``{name: {"value", "stderr", "vary"}}``; stderr is 0 for fixed parameters
-        and NaN if the covariance could not be estimated.
-    redchi : float
-        Reduced χ² with the final weights.
+        ``{name: {"value", "stderr", "vary", "source"}}``; stderr is 0 for fixed
+        parameters and NaN if the covariance could not be estimated; ``source``
+        says where a value came from (``fitted``, ``--fix``, the sample, a default).
+    chi2, dof, redchi, p_value : float, int, float, float
+        Goodness of fit against the noise model: χ², degrees of freedom, χ²/dof
+        and the probability of a χ² at least this large if the model were right.
     best_fit : ndarray
         Model signal at the data's delays.
     sigma : ndarray
@@ -156,42 +160,52 @@ class FitResult(ParamAccess):
     success: bool
     nfev: int
     correlations: dict = field(default_factory=dict)
+    chi2: float = float("nan")
+    dof: int = 0
+    p_value: float = float("nan")
 
     def to_dict(self) -> dict:
-        """``{"model", "redchi", "params"}`` as in design.md."""
-        return {"model": self.model, "redchi": self.redchi, "params": self.params}
+        """``{"model", "redchi", "chi2", "dof", "p_value", "params"}`` as in the analyze JSON."""
+        return {"model": self.model, "redchi": self.redchi, "chi2": self.chi2, "dof": self.dof,
+                "p_value": self.p_value, "params": self.params}
 
 
 class ForwardModel:
-    """Signal of a waveform model on one delay grid: shape(t − t0) → pump Gaussian → h.
+    """Signal of a waveform model at the data's delays: shape(t − t0) → pump Gaussian → h → sampling.
 
     Parameters
     ----------
-    delay_fs : ndarray
-        Uniform delays in fs.
+    sampling : Sampling
+        Internal uniform grid and the interpolation to the data's delays.
     model : WaveformModel
     response : Response or None
-        Detector response on this grid (None: the signal is the shape itself, TR-MOKE).
+        Detector response on the internal grid (None: the signal is the shape
+        itself, TR-MOKE, evaluated at the data's delays).
     """
 
-    def __init__(self, delay_fs: np.ndarray, model: WaveformModel, response: Response | None):
-        self.t = np.asarray(delay_fs, float)
-        self.model, self.response = model, response
+    def __init__(self, sampling: Sampling, model: WaveformModel, response: Response | None):
+        self.sampling, self.model, self.response = sampling, model, response
+        self.t = sampling.delay_fs
         if response is not None:
-            if response.n != self.t.size:
-                raise ValueError(f"response built for {response.n} samples, data have {self.t.size}")
+            if response.n != sampling.n:
+                raise ValueError(f"response built for {response.n} samples, the grid has {sampling.n}")
             # the source after the record still reaches the record through h's precursor
-            self.t_src = self.t[0] + response.dt_fs * np.arange(response.n + response.n_ext)
-        else:
-            self.t_src = self.t
+            self.t_src = sampling.grid[0] + response.dt_fs * np.arange(response.n + response.n_ext)
 
-    def __call__(self, p: dict) -> np.ndarray:
-        src = self.model.shape(self.t_src - p["t0_fs"], p)
-        s = src if self.response is None else self.response.convolve(src)
+    def on_grid(self, p: dict) -> np.ndarray:
+        """The model signal on the internal grid (THz emission) or at the data's delays (TR-MOKE)."""
+        if self.response is None:
+            s = self.model.shape(self.t - p["t0_fs"], p)
+        else:
+            s = self.response.convolve(self.model.shape(self.t_src - p["t0_fs"], p))
         if self.model.scaled:
             peak = np.max(np.abs(s))
             s = p["amplitude"] * s / peak if peak > 0 else s
         return s
+
+    def __call__(self, p: dict) -> np.ndarray:
+        s = self.on_grid(p)
+        return s if self.response is None else self.sampling.sample(s)
 
 
 def _parameters(model: WaveformModel, fix: dict[str, float] | None, guess: dict[str, float]) -> lmfit.Parameters:
@@ -203,7 +217,10 @@ def _parameters(model: WaveformModel, fix: dict[str, float] | None, guess: dict[
     params = lmfit.Parameters()
     for name, spec in model.params.items():
         if name in fix:
-            params.add(name, value=float(fix[name]), vary=False)
+            value = float(fix[name])
+            if not (np.isfinite(value) and spec.min <= value <= spec.max):
+                raise ValueError(f"{name} = {value:g} is outside its allowed range [{spec.min:g}, {spec.max:g}]")
+            params.add(name, value=value, vary=False)
         else:
             params.add(name, value=guess.get(name, spec.value), vary=spec.vary, min=spec.min, max=spec.max)
     return params
@@ -219,108 +236,80 @@ def _initial_guess(fwd: ForwardModel, signal: np.ndarray, params: lmfit.Paramete
     k_data = int(np.argmax(np.abs(signal)))
     guess = {}
     if params["t0_fs"].vary:
-        guess["t0_fs"] = float(fwd.t[k_data] - fwd.t[k_model])
+        guess["t0_fs"] = float(np.clip(fwd.t[k_data] - fwd.t[k_model], params["t0_fs"].min, params["t0_fs"].max))
     if "amplitude" in params and params["amplitude"].vary:
         guess["amplitude"] = float(signal[k_data] * sign)
     return guess
 
 
-def variance_model(model_signal: np.ndarray, dt_fs: float, squares: np.ndarray, floor: float) -> np.ndarray:
-    """Per-point noise σ_k from σ² = a + b·μ² + c·(dμ/dt)², fitted by NNLS to ``squares``.
-
-    Parameters
-    ----------
-    model_signal : ndarray
-        Noiseless signal μ (the model at the current parameters).
-    dt_fs : float
-        Step in fs.
-    squares : ndarray
-        Per-point estimates of σ² (squared residuals or squared standard errors).
-    floor : float
-        Lower bound for σ_k (e.g. half the baseline noise).
-
-    Returns
-    -------
-    ndarray
-    """
-    slope = np.gradient(model_signal, dt_fs)
-    basis = np.column_stack([np.ones_like(model_signal), model_signal**2, slope**2])
-    norms = np.sqrt(np.sum(basis**2, axis=0))
-    norms[norms == 0] = 1.0
-    coef, _ = nnls(basis / norms, squares)
-    var = (basis / norms) @ coef
-    return np.sqrt(np.maximum(var, floor**2))
-
-
-def _minimize(fwd: ForwardModel, signal, sigma, params):
-    names = [n for n in params if params[n].vary]
-    fixed = {n: params[n].value for n in params if not params[n].vary}
-    weight = 1.0 / sigma
-
-    def residual(pars):
-        p = dict(fixed)
-        p.update({n: pars[n].value for n in names})
-        return (fwd(p) - signal) * weight
-
-    return lmfit.minimize(residual, params, method="leastsq")
-
-
-def fit_waveform(delay_fs: np.ndarray, signal: np.ndarray, model: str | WaveformModel = "spin-voltage", *,
-                 response: Response | None = None, sigma: float | np.ndarray, variances: np.ndarray | None = None,
-                 fix: dict[str, float] | None = None, reweight: bool = True) -> FitResult:
+def fit_waveform(delay_fs: np.ndarray | Sampling, signal: np.ndarray, model: str | WaveformModel = "spin-voltage",
+                 *, response: Response | None = None, sigma: float | np.ndarray, fix: dict[str, float] | None = None,
+                 sources: dict[str, str] | None = None) -> FitResult:
     """Fit a model, convolved with the pump Gaussian and passed through h, to a waveform.
 
     Parameters
     ----------
-    delay_fs : ndarray
-        Uniform delays in fs.
+    delay_fs : ndarray or Sampling
+        The data's delays (uniform unless a Sampling onto the internal grid is given).
     signal : ndarray
         Measured signal (e.g. a symmetry component).
     model : str or WaveformModel
-        ``spin-voltage`` (τ_es, amplitude, t0 free; τ_ep, R, resolution fixed),
-        ``sse``, ``exp-offset`` or ``three-temperature``.
+        ``spin-voltage``, ``sse``, ``exp-offset`` or ``three-temperature``.
     response : Response, optional
-        Detector response on this grid; None for TR-MOKE (no h).
+        Detector response on the internal grid; None for TR-MOKE (no h).
     sigma : float or ndarray
-        Noise level: one value (the baseline before time zero) or per point.
-    variances : ndarray, optional
-        Per-point variance estimates (squared standard errors of an average);
-        the variance model is fitted to them instead of to the residuals.
+        Noise of each datum, measured independently of the model (:mod:`._noise`).
     fix : dict, optional
-        Parameters to fix at a value (also frees nothing: fixed-by-default
-        parameters are overridden only in value).
-    reweight : bool, optional
-        Refit once with the variance-model weights (default True).
+        Parameters held at a value.
+    sources : dict, optional
+        Where each fixed value came from (default ``"--fix"``).
 
     Returns
     -------
     FitResult
     """
     m = get_model(model) if isinstance(model, str) else model
-    t = np.asarray(delay_fs, float)
+    if isinstance(delay_fs, Sampling):
+        samp = delay_fs
+    else:
+        t = np.asarray(delay_fs, float)
+        samp = Sampling(t, t, None)
     y = np.asarray(signal, float)
-    fwd = ForwardModel(t, m, response)
+    fwd = ForwardModel(samp, m, response)
     params = _parameters(m, fix, {})
     for name, value in _initial_guess(fwd, y, params).items():
         params[name].set(value=value)
-    sig0 = np.broadcast_to(np.asarray(sigma, float), y.shape).astype(float)
-    out = _minimize(fwd, y, sig0, params)
-    sig = sig0
-    if reweight:
-        mu = fwd(out.params.valuesdict())
-        squares = variances if variances is not None else (y - mu) ** 2
-        sig = variance_model(mu, t[1] - t[0], np.asarray(squares, float), 0.5 * float(np.min(sig0)))
-        out = _minimize(fwd, y, sig, out.params)
+    sig = np.broadcast_to(np.asarray(sigma, float), y.shape).astype(float)
+    names = [n for n in params if params[n].vary]
+    fixed = {n: params[n].value for n in params if not params[n].vary}
+    weight = 1.0 / sig
+
+    def residual(pars):
+        p = dict(fixed)
+        p.update({n: pars[n].value for n in names})
+        return (fwd(p) - y) * weight
+
+    out = lmfit.minimize(residual, params, method="leastsq", scale_covar=False)
     best = fwd(out.params.valuesdict())
+    chi2 = float(np.sum(((y - best) / sig) ** 2))
+    dof = max(int(y.size - len(names)), 1)
+    sources = dict(sources or {})
     params_out = {}
     for name, par in out.params.items():
         stderr = par.stderr if par.vary else 0.0
+        if par.vary:
+            source = "fitted"
+        elif fix and name in fix:
+            source = sources.get(name, "--fix")
+        else:
+            source = f"default of the {m.name} model"
         params_out[name] = {"value": float(par.value),
                             "stderr": float(stderr) if stderr is not None else float("nan"),
-                            "vary": bool(par.vary)}
+                            "vary": bool(par.vary), "source": source}
     corr = {}
     for name, par in out.params.items():
         for other, r in (par.correl or {}).items():
             if name < other:
                 corr[f"{name},{other}"] = float(r)
-    return FitResult(m.name, params_out, float(out.redchi), best, sig, bool(out.success), int(out.nfev), corr)
+    return FitResult(m.name, params_out, chi2 / dof, best, sig, bool(out.success), int(out.nfev), corr,
+                     chi2, dof, float(chi2_dist.sf(chi2, dof)))

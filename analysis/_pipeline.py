@@ -1,41 +1,58 @@
-"""One entry point for the offline CLI and the live callback: components → fit → deconvolution.
+"""One entry point for the offline CLI and the live callback: components → noise → fit → deconvolution.
 
-:func:`analyze` takes long-format samples (delay, signal, condition columns),
-forms the symmetry components, picks the one that carries the spin current,
-fits the forward model to it (parameters independent of the regularization),
-and deconvolves it to E ∝ j_s with the causal support starting at the fitted
-time zero. :meth:`AnalysisResult.to_dict` is the ``femtospin analyze`` JSON of
-design.md.
+:func:`analyze` takes long-format samples (delay, signal, condition columns,
+sweep index) on any delay grid, forms the symmetry components, picks the one
+that carries the physics of the sample (materials table), measures its noise
+without any model (scatter between sweeps, or above the signal's band),
+fits the forward model through the sampling operator with those weights,
+puts the sweep-to-sweep drift into the amplitude and time-zero errors, and
+deconvolves the component to E ∝ j_s with the causal support starting at
+the fitted time zero. :meth:`AnalysisResult.to_dict` is the ``femtospin
+analyze`` JSON.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.fft import rfftfreq
 
 from ._deconvolution import (
+    SLOW_WINDOW_FS,
     Deconvolution,
     Response,
     deconvolve,
     detector_operator,
     sampled_operator,
 )
-from ._fits import FitResult, fit_waveform
-from ._symmetry import Component, ConditionAverages, average_conditions, components
-from ._transfer import check_uniform
+from ._fits import FitResult, fit_waveform, get_model
+from ._grid import Sampling, sampling
+from ._materials import StackPhysics, stack_physics
+from ._models import FWHM_TO_SIGMA
+from ._noise import BASELINE_GAP_FS, NoiseModel, estimate_noise
+from ._symmetry import Component, average_conditions, components
 
-# which component carries the spin current, in order of preference (physics.md §3)
+# which component carries the spin current without a sample to say, in order of preference (physics.md §3)
 PREFERENCE = ("minus_angle", "odd_M", "odd_helicity", "mean")
-NOISE_GAP_FS = 400.0  # the noise is measured this far before the signal's peak (h's precursor and the rise)
-MIN_NOISE_SAMPLES = 8
+MIN_DELAYS = 16
 EOS_MODELS = ("spin-voltage", "sse", "exp-offset", "none")
+SCALE_PARAMS = ("amplitude",)  # parameters a sweep's amplitude drift scales
+BAND_REL = 1e-3  # the signal's band ends where h times the pump spectrum falls below this
+SLOW_RECOVERY_MIN = 0.8
+SLOW_LOSS_MAX = 0.03  # of the peak: a slow part lost beyond this is worth a warning
+P_VALUE_MIN = 1e-3
+DEFAULT_FWHM_FS = 40.0  # pump–probe resolution the model is convolved with unless given
 
 
 def _clean(x):
     """JSON-safe float: NaN and ±inf become None."""
     x = float(x)
     return x if np.isfinite(x) else None
+
+
+def _floats(a) -> list:
+    return [_clean(v) for v in np.asarray(a, float)]
 
 
 @dataclass
@@ -45,7 +62,7 @@ class AnalysisResult:
     Attributes
     ----------
     delay_fs : ndarray
-        Common delay grid.
+        Delays of the fitted component.
     components : dict of Component
         Every symmetry component the conditions allow.
     component : str
@@ -53,11 +70,18 @@ class AnalysisResult:
     fit : FitResult or None
         Forward-model fit (None for ``model="none"``).
     deconvolution : Deconvolution
-        Recovered E ∝ j_s, λ, resolution kernel.
+        Recovered E ∝ j_s on the internal grid, its noise band, λ, resolution kernel.
     t0_fs : float
         Time zero: the fitted ``t0_fs``, or (``model="none"``) the half-rise time of E.
-    noise_sigma : float
-        Noise level of the component measured before the signal.
+    noise : NoiseModel
+        Noise and drift of the component.
+    sample : StackPhysics or None
+    warnings : list of str
+        What the user must know before trusting a number.
+    excluded : dict
+        Rows left out and why (``{"overloaded": n}``).
+    reference : dict or None
+        Normalization by a reference (pump power): ``{"level": …}``.
     """
 
     delay_fs: np.ndarray
@@ -66,7 +90,11 @@ class AnalysisResult:
     fit: FitResult | None
     deconvolution: Deconvolution
     t0_fs: float
-    noise_sigma: float
+    noise: NoiseModel
+    sample: StackPhysics | None = None
+    warnings: list = field(default_factory=list)
+    excluded: dict = field(default_factory=dict)
+    reference: dict | None = None
 
     @property
     def resolution_fs(self) -> float:
@@ -76,69 +104,88 @@ class AnalysisResult:
     def spin_current(self) -> np.ndarray:
         return self.deconvolution.field
 
+    @property
+    def noise_sigma(self) -> np.ndarray:
+        return self.noise.sigma
+
     def to_dict(self) -> dict:
-        """The ``femtospin analyze`` JSON (design.md), plus ``component``, ``regularization``
-        and ``resolution_kernel``. Non-finite numbers are written as null."""
+        """The ``femtospin analyze`` JSON. Non-finite numbers are written as null."""
         d = self.deconvolution
         if self.fit is None:
-            fit = {"model": "none", "redchi": None, "params": {}}
+            fit = {"model": "none", "redchi": None, "chi2": None, "dof": None, "p_value": None, "params": {}}
         else:
-            fit = {"model": self.fit.model, "redchi": _clean(self.fit.redchi),
-                   "params": {k: {"value": _clean(v["value"]), "stderr": _clean(v["stderr"]), "vary": v["vary"]}
-                              for k, v in self.fit.params.items()}}
+            f = self.fit
+            fit = {"model": f.model, "redchi": _clean(f.redchi), "chi2": _clean(f.chi2), "dof": int(f.dof),
+                   "p_value": _clean(f.p_value),
+                   "params": {k: {"value": _clean(v["value"]), "stderr": _clean(v["stderr"]), "vary": v["vary"],
+                                  "source": v.get("source", "")} for k, v in f.params.items()},
+                   "correlations": {k: _clean(v) for k, v in f.correlations.items()}}
+        noise = self.noise
         return {
             "resolution_fs": _clean(d.resolution_fs),
             "t0_fs": _clean(self.t0_fs),
-            "fit": fit,
-            "spin_current": {"delay_fs": self.delay_fs.tolist(), "value": d.field.tolist()},
-            "components": {k: c.to_dict() for k, c in self.components.items()},
             "component": self.component,
-            "resolution_kernel": {"delay_fs": d.kernel_t_fs.tolist(), "value": d.kernel.tolist()},
+            "sample": None if self.sample is None else {
+                "stack": self.sample.stack, "model": self.sample.model, "component": self.sample.component,
+                "fixed": self.sample.fixed},
+            "fit": fit,
+            "noise": {k: _clean(v) if isinstance(v, float) else v for k, v in noise.to_dict().items()},
+            "drift": {"per_repeat": noise.drift,
+                      "amplitude_rel_std_of_mean": _clean(np.sqrt(noise.drift_amplitude_var)),
+                      "shift_std_of_mean_fs": _clean(np.sqrt(noise.drift_shift_var_fs2))},
+            "spin_current": {"delay_fs": d.delay_fs.tolist(), "value": _floats(d.field), "stderr": _floats(d.stderr)},
+            "resolution_kernel": {"delay_fs": d.kernel_t_fs.tolist(), "value": _floats(d.kernel),
+                                  "probe_fs": _clean(d.probe_fs),
+                                  "meaning": "spin_current(t) ≈ Σ_lag value(lag)·truth(t − lag), per grid sample"},
+            "slow_recovery": _clean(d.slow_recovery),
+            "components": {k: c.to_dict() for k, c in self.components.items()},
             "regularization": {"method": "tikhonov, discrepancy principle, causal support",
-                               "lambda": _clean(d.lam), "noise_sigma": _clean(self.noise_sigma),
+                               "lambda": _clean(d.lam), "grid_step_fs": _clean(d.delay_fs[1] - d.delay_fs[0]),
                                "support_fs": _clean(d.support_fs) if d.support_fs is not None else None,
                                "iterations": d.iterations},
+            "warnings": list(self.warnings),
+            "excluded": dict(self.excluded),
+            "reference": self.reference,
         }
-
-
-def noise_level(delay_fs: np.ndarray, value: np.ndarray, before_fs: float | None = None) -> float:
-    """Standard deviation of a waveform before its signal.
-
-    Parameters
-    ----------
-    delay_fs, value : ndarray
-    before_fs : float, optional
-        Use samples before this delay; default 400 fs before the largest |value|.
-
-    Returns
-    -------
-    float
-
-    Raises
-    ------
-    ValueError
-        With fewer than 8 samples in that range.
-    """
-    if before_fs is None:
-        before_fs = float(delay_fs[np.argmax(np.abs(value))]) - NOISE_GAP_FS
-    pre = value[delay_fs < before_fs]
-    if pre.size < MIN_NOISE_SAMPLES:
-        raise ValueError(f"need at least {MIN_NOISE_SAMPLES} samples before {before_fs:g} fs to measure the "
-                         f"noise level, have {pre.size}; start the scan earlier")
-    sigma = float(np.std(pre, ddof=1))
-    if not sigma > 0:
-        raise ValueError(f"the signal before {before_fs:g} fs is constant: cannot measure the noise level")
-    return sigma
 
 
 def response_for(n: int, dt_fs: float, *, detector: str | None = "gap250",
                  transfer: tuple[np.ndarray, np.ndarray] | None = None, probe_fwhm_fs: float = 20.0) -> Response:
-    """Detector response on a grid: a measured ``transfer = (t_h, h)`` if given, else the detector model."""
+    """Detector response on a grid: a measured ``transfer = (t_h, h)`` (resampled to the step) or the model."""
     if transfer is not None:
-        return sampled_operator(transfer[0], transfer[1], n, dt_fs)
+        t_h, h = (np.asarray(a, float) for a in transfer)
+        step = float(np.median(np.diff(t_h)))
+        if abs(step - dt_fs) > 1e-3 * dt_fs:
+            # h is per sample (S_j = Σ h_k E_{j−k}): a density h/step, resampled, times the new step
+            t_new = np.arange(t_h[0], t_h[-1] + 0.5 * dt_fs, dt_fs)
+            h = np.interp(t_new, t_h, h / step) * dt_fs
+            t_h = t_new
+        return sampled_operator(t_h, h, n, dt_fs)
     if detector is None:
         raise ValueError("give a detector model or a measured transfer function")
     return detector_operator(detector, n, dt_fs, probe_fwhm_fs)
+
+
+def signal_band_thz(op: Response | None, fwhm_fs: float, dt_fs: float) -> float:
+    """Highest frequency (THz) at which h times the pump spectrum exceeds BAND_REL of its peak."""
+    nfft = op.nfft if op is not None else 4096
+    f = rfftfreq(nfft, dt_fs)  # 1/fs
+    sig = fwhm_fs * FWHM_TO_SIGMA
+    gain = np.exp(-0.5 * (2 * np.pi * f * sig) ** 2) * (np.abs(op.H) if op is not None else 1.0)
+    above = np.nonzero(gain >= BAND_REL * gain.max())[0]
+    return float(f[above[-1]] * 1e3)
+
+
+def baseline_needed_fs(detector: str = "gap250", dt_fs: float = 5.0, probe_fwhm_fs: float = 20.0,
+                       fwhm_fs: float = DEFAULT_FWHM_FS) -> float:
+    """How far before time zero a THz delay grid must start for the analysis to run.
+
+    The causal support starts 1.5 FWHM before time zero, and the data before it
+    must cover the detector's precursor (velocity mismatch: h reaches back in
+    time) to pin E to zero there, plus a baseline to see the noise.
+    """
+    op = detector_operator(detector, 512, dt_fs, probe_fwhm_fs)
+    return float(1.5 * fwhm_fs + op.n_ext * dt_fs * 0.5 + BASELINE_GAP_FS * 0.5)
 
 
 def half_rise_time(delay_fs: np.ndarray, field: np.ndarray) -> float:
@@ -151,38 +198,86 @@ def half_rise_time(delay_fs: np.ndarray, field: np.ndarray) -> float:
     return float(delay_fs[k - 1] + frac * (delay_fs[k] - delay_fs[k - 1]))
 
 
+def _clean_rows(delay_fs, signal, conditions, repeat, overload, reference, reference_level):
+    """Rows to analyse: overloaded ones out, signal normalized to the reference; what was done."""
+    d = np.asarray(delay_fs, float)
+    s = np.asarray(signal, float)
+    keep = np.ones(d.size, bool)
+    excluded, warnings, ref_info = {}, [], None
+    if overload is not None:
+        ov = np.asarray(overload).astype(bool)
+        if ov.shape != d.shape:
+            raise ValueError(f"overload has {ov.size} values for {d.size} rows")
+        if ov.any():
+            excluded["overloaded"] = int(ov.sum())
+            bad = np.unique(np.round(d[ov], 1))
+            warnings.append(f"{int(ov.sum())} overloaded lock-in reading(s) left out of the fit (delays "
+                            f"{', '.join(f'{x:g}' for x in bad[:5])}{' …' if bad.size > 5 else ''} fs): "
+                            f"raise the sensitivity range")
+            keep &= ~ov
+    if reference is not None:
+        ref = np.asarray(reference, float)
+        if ref.shape != d.shape:
+            raise ValueError(f"reference has {ref.size} values for {d.size} rows")
+        if not np.all(np.isfinite(ref) & (ref > 0)):
+            row = int(np.argmin(np.isfinite(ref) & (ref > 0)))
+            raise ValueError(f"reference (pump power) must be finite and > 0; row {row + 1} has {ref[row]!r}")
+        level = float(np.median(ref[keep])) if reference_level is None else float(reference_level)
+        s = s * level / ref
+        ref_info = {"level": level, "relative_rms": float(np.std(ref[keep]) / np.mean(ref[keep]))}
+    conds = {k: np.asarray(v)[keep] for k, v in (conditions or {}).items()}
+    rep = None if repeat is None else np.asarray(repeat)[keep]
+    return d[keep], s[keep], conds or None, rep, excluded, warnings, ref_info
+
+
 def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.ndarray] | None = None, *,
-            detector: str | None = "gap250", transfer: tuple[np.ndarray, np.ndarray] | None = None,
-            probe_fwhm_fs: float = 20.0, model: str = "spin-voltage", fix: dict[str, float] | None = None,
-            component: str | None = None, noise_before_fs: float | None = None,
-            support_margin_fs: float | None = None, lam: float | None = None) -> AnalysisResult:
+            repeat: np.ndarray | None = None, overload: np.ndarray | None = None,
+            reference: np.ndarray | None = None, reference_level: float | None = None,
+            sample: str | None = None, detector: str | None = "gap250",
+            transfer: tuple[np.ndarray, np.ndarray] | None = None, probe_fwhm_fs: float = 20.0,
+            model: str | None = None, fix: dict[str, float] | None = None, free: tuple[str, ...] = (),
+            component: str | None = None,
+            noise_before_fs: float | None = None, support_margin_fs: float | None = None,
+            lam: float | None = None) -> AnalysisResult:
     """Analyze one composite THz-emission measurement.
 
     Parameters
     ----------
     delay_fs, signal : ndarray
-        Long format: one sample per row (repeats and conditions interleaved in any order).
+        Long format: one sample per row (sweeps and conditions in any order, any delay grid).
     conditions : dict, optional
         Condition columns (``magnetization``, ``angle_deg``, ``helicity``), one value per row.
+    repeat : ndarray, optional
+        Sweep index per row (sweeps are the unit of drift).
+    overload : ndarray of bool, optional
+        Rows the lock-in recorded as overloaded: left out, with a warning.
+    reference : ndarray, optional
+        Pump power per row: the signal is normalized to ``reference_level``
+        (default the median), which removes laser-power drift.
+    sample : str, optional
+        Stack (``CoFeB(5)|Pt(3)``…): decides the model, the component and the
+        literature values held fixed (materials table). Without it every model
+        parameter but the resolution is fitted.
     detector : {"gap250", "znte1000"}, optional
         Detector model for h, used when ``transfer`` is not given.
     transfer : (t_h, h), optional
-        Measured impulse response on the data's step (``load_transfer``).
+        Measured impulse response (any uniform step; resampled to the internal grid).
     probe_fwhm_fs : float, optional
         Probe duration for the detector model.
     model : str, optional
-        ``spin-voltage`` (default), ``sse``, ``exp-offset`` or ``none`` (deconvolution only).
+        ``spin-voltage``, ``sse``, ``exp-offset`` or ``none`` (deconvolution
+        only); default the sample's, else ``spin-voltage``.
     fix : dict, optional
-        ``{param: value}`` fixed in the fit (overrides defaults such as ``tau_ep_fs``).
+        ``{param: value}`` held fixed (overrides the sample's values).
+    free : sequence of str, optional
+        Parameters the sample would hold fixed that are fitted instead.
     component : str, optional
-        Component to fit and deconvolve; default the first available of
-        ``minus_angle``, ``odd_M``, ``odd_helicity``, ``mean``. An explicit
-        component that the conditions cannot form raises ValueError.
+        Component to fit and deconvolve; default the sample's, else the first
+        available of ``minus_angle``, ``odd_M``, ``odd_helicity``, ``mean``.
     noise_before_fs : float, optional
-        The noise is measured before this delay (default 400 fs before the peak).
+        The baseline ends here (default 400 fs before the component's peak).
     support_margin_fs : float, optional
-        E is constrained to zero before t0 − margin; default 1.5 × the
-        resolution FWHM of the model (60 fs).
+        E is constrained to zero before t0 − margin; default 1.5 × the resolution FWHM.
     lam : float, optional
         Fixed regularization strength instead of the discrepancy principle.
 
@@ -193,36 +288,121 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
     Raises
     ------
     ValueError
-        For NaNs, non-uniform delays, unknown conditions/models/parameters, a
-        transfer function on another step, a missing component, too short a baseline.
+        For NaNs, unknown conditions/models/parameters/stacks, a missing
+        component, too few delays, or no way to measure the noise.
     """
+    physics = stack_physics(sample) if sample else None
+    model = model or (physics.model if physics else "spin-voltage")
     if model not in EOS_MODELS:
         raise ValueError(f"unknown model {model!r} for a THz waveform; known: {', '.join(EOS_MODELS)}")
-    avg: ConditionAverages = average_conditions(delay_fs, signal, conditions)
-    t = avg.delay_fs
-    if t.size < 16:
-        raise ValueError(f"need at least 16 distinct delays, have {t.size}")
-    dt = check_uniform(t, what="delay_fs")
+    d, s, conds, rep, excluded, warnings, ref_info = _clean_rows(delay_fs, signal, conditions, repeat, overload,
+                                                                  reference, reference_level)
+    if d.size == 0:
+        raise ValueError("no rows left to analyse")
+    avg = average_conditions(d, s, conds, rep)
     comps = components(avg, require=(component,) if component else ())
-    name = component or next(c for c in PREFERENCE if c in comps)
+    wanted = component or (physics.component if physics else None)
+    if wanted is not None and wanted not in comps:
+        fallback = next(c for c in PREFERENCE if c in comps)
+        warnings.append(f"sample {physics.stack}: its physics is in {wanted}, which needs the 0°/180° pair; "
+                        f"fitted {fallback} instead, which also holds the parts that do not reverse "
+                        f"({'the spurious dipole, as large as dM/dt' if wanted == 'plus_angle' else 'dM/dt, ≈ 1 %'})")
+        wanted = fallback
+    name = wanted or next(c for c in PREFERENCE if c in comps)
+    if physics is None and component is None and name == "minus_angle":
+        warnings.append("no sample given: fitted S− (j_s of an F|N stack); a single ferromagnet is read through "
+                        "S+ — give --sample")
     comp = comps[name]
-    before = noise_before_fs if noise_before_fs is not None else float(t[np.argmax(np.abs(comp.value))]) - NOISE_GAP_FS
-    sigma = noise_level(t, comp.value, before)
-    for c in comps.values():  # single samples: the stderr is the noise measured before the signal
-        if not np.all(np.isfinite(c.stderr)):
-            c.stderr = np.full(t.size, noise_level(t, c.value, before))
-    op = response_for(t.size, dt, detector=detector, transfer=transfer, probe_fwhm_fs=probe_fwhm_fs)
+    t = comp.delay_fs
+    if t.size < MIN_DELAYS:
+        raise ValueError(f"need at least {MIN_DELAYS} distinct delays in component {name!r}, have {t.size}")
+    samp = sampling(t)
+    op = response_for(samp.n, samp.dt_fs, detector=detector, transfer=transfer, probe_fwhm_fs=probe_fwhm_fs)
+    fix_all, sources = {}, {}
+    if physics is not None and model == physics.model:
+        held = {k: v for k, v in physics.fixed.items() if k not in free}
+        fix_all.update(held)
+        sources.update(dict.fromkeys(held, physics.source))
+    for k, v in (fix or {}).items():
+        fix_all[k], sources[k] = float(v), "--fix"
+    fwhm = float(fix_all.get("resolution_fwhm_fs", DEFAULT_FWHM_FS))
+    if model != "none" and "resolution_fwhm_fs" not in fix_all and "resolution_fwhm_fs" in get_model(model).params:
+        fix_all["resolution_fwhm_fs"], sources["resolution_fwhm_fs"] = fwhm, "default: pump–probe resolution"
+    before = noise_before_fs if noise_before_fs is not None else float(t[np.argmax(np.abs(comp.value))]) - \
+        BASELINE_GAP_FS
+    noise = estimate_noise(comp, avg, samp, f_max_thz=signal_band_thz(op, fwhm, samp.dt_fs), before_fs=before,
+                           repeats=sorted(set(np.asarray(rep).tolist())) if rep is not None else None)
+    warnings.extend(noise.warnings)
     fit = None
-    fwhm = 40.0
+    probe = None
     if model != "none":
-        variances = comp.stderr**2 if avg.has_repeats else None
-        fit = fit_waveform(t, comp.value, model, response=op, sigma=sigma, variances=variances, fix=fix)
+        fit = fit_waveform(samp, comp.value, model, response=op, sigma=noise.sigma, fix=fix_all, sources=sources)
+        _add_drift(fit, noise)
         t0 = fit.value("t0_fs")
-        fwhm = fit.value("resolution_fwhm_fs")
-        noise = fit.sigma
+        shape = get_model(model).shape
+        src = shape(samp.grid - t0, {k: v["value"] for k, v in fit.params.items()})
+        probe = float(samp.grid[int(np.argmax(np.abs(src)))])
+        if fit.p_value < P_VALUE_MIN:
+            warnings.append(f"the {model} model does not describe the data: redchi {fit.redchi:.2f} "
+                            f"(p = {fit.p_value:.1e}); its parameters and errors are not to be trusted")
+        at_bound = [k for k, v in fit.params.items() if v["vary"] and _at_bound(model, k, v["value"])]
+        if at_bound:
+            warnings.append(f"parameter(s) {', '.join(at_bound)} at the edge of their allowed range")
     else:
-        noise = sigma
-        t0 = half_rise_time(t, deconvolve(t, comp.value, op, sigma=sigma, lam=lam).field)
+        grid_s = np.interp(samp.grid, t, comp.value)
+        t0 = half_rise_time(samp.grid, deconvolve(samp.grid, grid_s, op, sigma=np.interp(samp.grid, t, noise.sigma),
+                                                  lam=lam).field)
     margin = 1.5 * fwhm if support_margin_fs is None else support_margin_fs
-    dec = deconvolve(t, comp.value, op, sigma=noise, support_fs=t0 - margin, lam=lam)
-    return AnalysisResult(t, comps, name, fit, dec, float(t0), sigma)
+    support = max(t0 - margin, float(samp.grid[0]))
+    if t0 - margin < samp.grid[0]:
+        warnings.append(f"the record starts {t0 - samp.grid[0]:.0f} fs before time zero: too short a baseline to "
+                        f"constrain the deconvolution; start the scan earlier")
+    dec = deconvolve(t, comp.value, op, sigma=noise.sigma, support_fs=support, lam=lam, sampling=samp,
+                     probe_fs=probe)
+    lost = _slow_part_lost(dec, fit, samp, model)
+    if lost is not None:
+        warnings.append(f"the deconvolved j_s keeps only {dec.slow_recovery:.0%} of a slow component (offset, long "
+                        f"tail) 1–2 ps after it starts{lost}: read slow parts from the fit, not from j_s")
+    return AnalysisResult(t, comps, name, fit, dec, float(t0), noise, physics, warnings, excluded, ref_info)
+
+
+def _slow_part_lost(dec: Deconvolution, fit: FitResult | None, samp: Sampling, model: str) -> str | None:
+    """Why the slow part of j_s is not to be read off the curve, or None where it does not matter.
+
+    With a fit, it matters when the model's own level 1–2 ps after the probe, times the part of it
+    the estimator loses, exceeds SLOW_LOSS_MAX of the peak; without one, whenever much is lost.
+    """
+    r = dec.slow_recovery
+    if not np.isfinite(r) or r >= SLOW_RECOVERY_MIN:
+        return None
+    if fit is None:
+        return ""
+    p = {k: v["value"] for k, v in fit.params.items()}
+    t = dec.probe_fs + np.linspace(*SLOW_WINDOW_FS, 50)
+    src = get_model(model).shape(np.concatenate([samp.grid, t]) - p["t0_fs"], p)
+    level = float(np.mean(src[samp.n:])) / float(np.max(np.abs(src[: samp.n])))
+    loss = abs(level) * (1.0 - r)
+    if loss < SLOW_LOSS_MAX:
+        return None
+    return f", so its level there is low by ≈ {loss:.0%} of the peak"
+
+
+def _at_bound(model: str, name: str, value: float) -> bool:
+    spec = get_model(model).params[name]
+    span = spec.max - spec.min
+    tol = 1e-3 * span if np.isfinite(span) else 0.0
+    return (np.isfinite(spec.min) and value - spec.min <= tol) or (np.isfinite(spec.max) and spec.max - value <= tol)
+
+
+def _add_drift(fit: FitResult, noise: NoiseModel) -> None:
+    """Where the sweeps drift beyond their noise, their scatter is the amplitude and time-zero error."""
+    for name, p in fit.params.items():
+        if not p["vary"]:
+            continue
+        if name in SCALE_PARAMS:
+            p["stderr"] = float(max(p["stderr"], abs(p["value"]) * np.sqrt(noise.drift_amplitude_var)))
+        elif name == "t0_fs":
+            p["stderr"] = float(max(p["stderr"], np.sqrt(noise.drift_shift_var_fs2)))
+
+
+__all__ = ["AnalysisResult", "Sampling", "analyze", "baseline_needed_fs", "response_for"]

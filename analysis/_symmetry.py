@@ -1,12 +1,19 @@
-"""Condition averaging and the symmetry components of physics.md §3.
+"""Condition averaging, sweeps, and the symmetry components of physics.md §3.
 
 Input is long format: one sample per row, with a delay, a signal and the values
 of the condition columns (``magnetization`` ±1, ``angle_deg`` 0/180,
-``helicity`` ±1/0). Rows with the same conditions and delay are repeats; they
-are averaged and their standard error is the scatter over √n.
+``helicity`` ±1/0), optionally the sweep index ``repeat``. Delays need not be
+uniform, nor identical between sweeps: readbacks within :data:`DELAY_TOL_FS`
+of each other are one delay point.
 
-Components (each on the common delay grid, with standard errors propagated in
-quadrature from the condition averages):
+Sweeps are the unit of drift. A sweep is one pass over the delays of a
+condition set: the ``repeat`` value, and within it the first, second, …
+measurement of a delay. The n-th sweep of every condition set together form
+the n-th sweep of each component, so the scatter between sweeps measures the
+noise of a component without any model.
+
+Each component is a linear combination of condition averages (its
+coefficients are kept, so a noise model can be propagated to it):
 
 ``mean``
     Average over every condition.
@@ -16,33 +23,52 @@ quadrature from the condition averages):
 ``plus_angle``, ``minus_angle``
     S± = [B(0°) ± B(180°)]/2, where B is the odd-in-M part at that angle when
     both signs of M were measured, else the average over the other conditions.
-    For an F|N stack ``minus_angle`` is the spin current.
+    For an F|N stack ``minus_angle`` is the spin current, for a single F
+    ``plus_angle`` holds its demagnetization field.
 ``odd_helicity``
     [S(σ+) − S(σ−)]/2, averaged over M; at 0° when both angles were measured.
 
-A component whose conditions are missing (e.g. only +M) is simply absent;
-:func:`components` raises only for a component that was asked for explicitly.
+A component is defined at the delays every one of its condition sets has
+measured; a component whose conditions are missing (e.g. only +M) is absent,
+and :func:`components` raises only for a component that was asked for.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 CONDITIONS = ("magnetization", "angle_deg", "helicity")
 ALLOWED = {"magnetization": (-1.0, 1.0), "angle_deg": (0.0, 180.0), "helicity": (-1.0, 0.0, 1.0)}
 COMPONENTS = ("mean", "odd_M", "plus_angle", "minus_angle", "odd_helicity")
-DELAY_DECIMALS = 3  # delays equal to 1e-3 fs are the same point
+DELAY_TOL_FS = 0.5  # encoder readbacks closer than this (and than a quarter step) are one delay point
 
 
 @dataclass
 class Component:
-    """A waveform with per-point standard errors."""
+    """A waveform with per-point standard errors.
+
+    Attributes
+    ----------
+    delay_fs, value, stderr : ndarray
+        Delays, the component, and its standard error (scatter between sweeps
+        over √sweeps; NaN with a single sweep).
+    sweeps : ndarray or None
+        The component of each sweep, shape (sweeps, delays).
+    coef : dict
+        ``{condition set: coefficient}``: the component is Σ coef·average.
+    """
 
     delay_fs: np.ndarray
     value: np.ndarray
     stderr: np.ndarray
+    sweeps: np.ndarray | None = None
+    coef: dict = field(default_factory=dict)
+
+    @property
+    def n_sweeps(self) -> int:
+        return 0 if self.sweeps is None else int(self.sweeps.shape[0])
 
     def to_dict(self) -> dict:
         return {"delay_fs": self.delay_fs.tolist(), "value": self.value.tolist(),
@@ -51,21 +77,25 @@ class Component:
 
 @dataclass
 class ConditionAverages:
-    """Averages per condition set on a common delay grid.
+    """Averages and sweeps per condition set on a common delay grid.
 
     Attributes
     ----------
     delay_fs : ndarray
-        Sorted common delays.
+        Sorted delay points (mean readback of each point).
     names : tuple of str
         Condition columns present.
     groups : dict
-        ``{conditions tuple: (mean, stderr, count)}``, the tuple ordered as ``names``.
+        ``{conditions tuple: (mean, stderr, count)}``, the tuple ordered as
+        ``names``; NaN mean where the set has no sample at that delay.
+    sweeps : dict
+        ``{conditions tuple: ndarray (sweeps, delays)}``, NaN where a sweep has no sample.
     """
 
     delay_fs: np.ndarray
     names: tuple[str, ...]
     groups: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    sweeps: dict[tuple, np.ndarray] = field(default_factory=dict)
 
     def values(self, name: str) -> set[float]:
         i = self.names.index(name) if name in self.names else None
@@ -73,12 +103,53 @@ class ConditionAverages:
 
     @property
     def has_repeats(self) -> bool:
-        return all(np.all(count >= 2) for _, _, count in self.groups.values())
+        return all(np.all(count[count > 0] >= 2) for _, _, count in self.groups.values())
 
 
-def average_conditions(delay_fs: np.ndarray, signal: np.ndarray,
-                       conditions: dict[str, np.ndarray] | None = None) -> ConditionAverages:
-    """Average repeats per condition set and delay.
+def delay_points(delay_fs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group delay readbacks into points.
+
+    Readbacks closer than ``min(DELAY_TOL_FS, step/4)`` (step: the median spacing
+    of distinct readbacks) are one point.
+
+    Returns
+    -------
+    centres : ndarray
+        Mean readback of each point, sorted.
+    index : ndarray of int
+        The point of each readback.
+    """
+    d = np.asarray(delay_fs, float)
+    order = np.argsort(d, kind="stable")
+    ds = d[order]
+    gaps = np.diff(ds)
+    distinct = gaps[gaps > 1e-6]
+    tol = min(DELAY_TOL_FS, 0.25 * float(np.median(distinct))) if distinct.size else DELAY_TOL_FS
+    point_sorted = np.concatenate([[0], np.cumsum(gaps > tol)])
+    index = np.empty(d.size, int)
+    index[order] = point_sorted
+    n = int(point_sorted[-1]) + 1 if d.size else 0
+    centres = np.bincount(index, weights=d, minlength=n) / np.maximum(np.bincount(index, minlength=n), 1)
+    return centres, index
+
+
+def _sweep_rank(point: np.ndarray, repeat: np.ndarray) -> np.ndarray:
+    """Sweep of each row of one condition set: by ``repeat``, then by the order a point recurs within it."""
+    n = point.size
+    combined = point.astype(np.int64) * (int(repeat.max(initial=0)) + 1) + repeat
+    order = np.argsort(combined, kind="stable")
+    cs = combined[order]
+    first = np.concatenate([[0], np.nonzero(np.diff(cs))[0] + 1])
+    run_start = np.repeat(first, np.diff(np.concatenate([first, [n]])))
+    occurrence = np.empty(n, np.int64)
+    occurrence[order] = np.arange(n) - run_start
+    label = repeat.astype(np.int64) * (n + 1) + occurrence
+    return np.unique(label, return_inverse=True)[1].reshape(-1)
+
+
+def average_conditions(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.ndarray] | None = None,
+                       repeat: np.ndarray | None = None) -> ConditionAverages:
+    """Average repeats per condition set and delay point, keeping each sweep.
 
     Parameters
     ----------
@@ -86,6 +157,9 @@ def average_conditions(delay_fs: np.ndarray, signal: np.ndarray,
         One value per row.
     conditions : dict, optional
         Condition columns by name (any of :data:`CONDITIONS`), one value per row.
+    repeat : ndarray, optional
+        Sweep index per row; without it the n-th measurement of a delay in a
+        condition set belongs to sweep n.
 
     Returns
     -------
@@ -94,8 +168,7 @@ def average_conditions(delay_fs: np.ndarray, signal: np.ndarray,
     Raises
     ------
     ValueError
-        On unknown condition names or values, NaNs, length mismatch, or when a
-        condition set lacks delays that another one has.
+        On unknown condition names or values, NaNs or length mismatch.
     """
     d = np.asarray(delay_fs, float)
     s = np.asarray(signal, float)
@@ -106,10 +179,10 @@ def average_conditions(delay_fs: np.ndarray, signal: np.ndarray,
         bad = np.nonzero(~np.isfinite(arr))[0]
         if bad.size:
             raise ValueError(f"column {name!r} has a NaN or infinite value at row {bad[0] + 1}")
-    names = tuple(n for n in CONDITIONS if n in conditions)
     unknown = set(conditions) - set(CONDITIONS)
     if unknown:
         raise ValueError(f"unknown condition column(s) {sorted(unknown)}; known: {', '.join(CONDITIONS)}")
+    names = tuple(n for n in CONDITIONS if n in conditions)
     cols = []
     for name in names:
         c = np.asarray(conditions[name], float)
@@ -120,43 +193,44 @@ def average_conditions(delay_fs: np.ndarray, signal: np.ndarray,
             raise ValueError(f"column {name!r} row {bad[0] + 1}: value {c[bad[0]]!r} is not one of "
                              f"{', '.join(f'{v:g}' for v in ALLOWED[name])}")
         cols.append(c)
+    if repeat is None:
+        rep = np.zeros(d.size, np.int64)
+    else:
+        r = np.asarray(repeat, float)
+        if r.shape != d.shape or not np.all(np.isfinite(r)):
+            raise ValueError(f"repeat must hold one finite value per row ({d.size} rows)")
+        rep = np.unique(r, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    grid, point = delay_points(d)
     key_rows = np.column_stack(cols) if cols else np.zeros((d.size, 0))
-    rounded = np.round(d, DELAY_DECIMALS)
-    grid = np.unique(rounded)
-    groups = {}
-    for key in {tuple(row) for row in key_rows.tolist()}:
+    groups, sweeps = {}, {}
+    for key in sorted({tuple(row) for row in key_rows.tolist()}):
         sel = np.all(key_rows == np.asarray(key), axis=1) if names else np.ones(d.size, bool)
-        idx = np.searchsorted(grid, rounded[sel])
+        idx = point[sel]
+        rank = _sweep_rank(idx, rep[sel])
+        table = np.full((int(rank.max()) + 1, grid.size), np.nan)
+        table[rank, idx] = s[sel]
         count = np.bincount(idx, minlength=grid.size).astype(float)
-        missing = np.nonzero(count == 0)[0]
-        if missing.size:
-            label = ", ".join(f"{n}={v:g}" for n, v in zip(names, key))
-            raise ValueError(f"condition set ({label}) has no sample at delay {grid[missing[0]]:g} fs "
-                             f"({missing.size} delays missing)")
-        total = np.bincount(idx, weights=s[sel], minlength=grid.size)
-        mean = total / count
-        sq = np.bincount(idx, weights=(s[sel] - mean[idx]) ** 2, minlength=grid.size)
         with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.bincount(idx, weights=s[sel], minlength=grid.size) / count
+            sq = np.bincount(idx, weights=(s[sel] - mean[idx]) ** 2, minlength=grid.size)
             stderr = np.where(count >= 2, np.sqrt(sq / np.maximum(count - 1, 1) / count), np.nan)
-        groups[key] = (mean, stderr, count)
-    return ConditionAverages(grid, names, groups)
+        groups[key], sweeps[key] = (mean, stderr, count), table
+    return ConditionAverages(grid, names, groups, sweeps)
 
 
-def _combine(avg: ConditionAverages, select: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Average (and its stderr) over the condition sets matching ``select``."""
+def _select(avg: ConditionAverages, select: dict[str, float]) -> dict[tuple, float]:
+    """Equal-weight average over the condition sets matching ``select``, as coefficients."""
     keys = [k for k in avg.groups
             if all(k[avg.names.index(n)] == v for n, v in select.items() if n in avg.names)]
-    means = np.array([avg.groups[k][0] for k in keys])
-    errs = np.array([avg.groups[k][1] for k in keys])
-    return means.mean(axis=0), np.sqrt(np.sum(errs**2, axis=0)) / len(keys)
+    return {k: 1.0 / len(keys) for k in keys}
 
 
-def _half_difference(a, b):
-    return (a[0] - b[0]) / 2, np.sqrt(a[1] ** 2 + b[1] ** 2) / 2
-
-
-def _half_sum(a, b):
-    return (a[0] + b[0]) / 2, np.sqrt(a[1] ** 2 + b[1] ** 2) / 2
+def _combine(a: dict, b: dict, sign: float) -> dict:
+    """(a + sign·b)/2 of two coefficient sets."""
+    out = {k: 0.5 * v for k, v in a.items()}
+    for k, v in b.items():
+        out[k] = out.get(k, 0.0) + 0.5 * sign * v
+    return {k: v for k, v in out.items() if v != 0.0}
 
 
 def _needs(avg: ConditionAverages, name: str, values: tuple[float, float], component: str) -> str | None:
@@ -166,6 +240,26 @@ def _needs(avg: ConditionAverages, name: str, values: tuple[float, float], compo
         return (f"component {component!r} needs {name} = {values[0]:g} and {values[1]:g}; "
                 f"the data have {found}")
     return None
+
+
+def _form(avg: ConditionAverages, coef: dict) -> Component | None:
+    means = np.array([avg.groups[k][0] for k in coef])
+    valid = np.all(np.isfinite(means), axis=0)
+    if not valid.any():
+        return None
+    c = np.array(list(coef.values()))
+    value = c @ means[:, valid]
+    n_sweeps = min(avg.sweeps[k].shape[0] for k in coef)
+    per_sweep = np.einsum("k,krd->rd", c, np.array([avg.sweeps[k][:n_sweeps][:, valid] for k in coef]))
+    complete = np.all(np.isfinite(per_sweep), axis=1)
+    if complete.sum() >= 2:
+        per_sweep = per_sweep[complete]
+        stderr = np.std(per_sweep, axis=0, ddof=1) / np.sqrt(per_sweep.shape[0])
+    else:
+        errs = np.array([avg.groups[k][1] for k in coef])[:, valid]
+        stderr = np.sqrt(c**2 @ errs**2)
+        per_sweep = per_sweep[complete] if complete.any() else None
+    return Component(avg.delay_fs[valid], value, stderr, per_sweep, dict(coef))
 
 
 def components(avg: ConditionAverages, require: tuple[str, ...] | list[str] = ()) -> dict[str, Component]:
@@ -193,29 +287,36 @@ def components(avg: ConditionAverages, require: tuple[str, ...] | list[str] = ()
     both_angles = {0.0, 180.0} <= avg.values("angle_deg")
     both_m = {-1.0, 1.0} <= avg.values("magnetization")
     at0 = {"angle_deg": 0.0} if both_angles else {}
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {"mean": _combine(avg, {})}
+    coefs: dict[str, dict] = {"mean": _select(avg, {})}
     problems = {}
 
     def odd_m(extra):
-        return _half_difference(_combine(avg, {"magnetization": 1.0, **extra}),
-                                _combine(avg, {"magnetization": -1.0, **extra}))
+        return _combine(_select(avg, {"magnetization": 1.0, **extra}),
+                        _select(avg, {"magnetization": -1.0, **extra}), -1.0)
 
     problems["odd_M"] = _needs(avg, "magnetization", (1.0, -1.0), "odd_M")
     if problems["odd_M"] is None:
-        out["odd_M"] = odd_m(at0)
+        coefs["odd_M"] = odd_m(at0)
     problem = _needs(avg, "angle_deg", (0.0, 180.0), "plus_angle/minus_angle")
     problems["plus_angle"] = problems["minus_angle"] = problem
     if problem is None:
         if both_m:
             b0, b180 = odd_m({"angle_deg": 0.0}), odd_m({"angle_deg": 180.0})
         else:
-            b0, b180 = _combine(avg, {"angle_deg": 0.0}), _combine(avg, {"angle_deg": 180.0})
-        out["plus_angle"], out["minus_angle"] = _half_sum(b0, b180), _half_difference(b0, b180)
+            b0, b180 = _select(avg, {"angle_deg": 0.0}), _select(avg, {"angle_deg": 180.0})
+        coefs["plus_angle"], coefs["minus_angle"] = _combine(b0, b180, 1.0), _combine(b0, b180, -1.0)
     problems["odd_helicity"] = _needs(avg, "helicity", (1.0, -1.0), "odd_helicity")
     if problems["odd_helicity"] is None:
-        out["odd_helicity"] = _half_difference(_combine(avg, {"helicity": 1.0, **at0}),
-                                               _combine(avg, {"helicity": -1.0, **at0}))
+        coefs["odd_helicity"] = _combine(_select(avg, {"helicity": 1.0, **at0}),
+                                         _select(avg, {"helicity": -1.0, **at0}), -1.0)
+    out = {}
+    for name, coef in coefs.items():
+        comp = _form(avg, coef)
+        if comp is None:
+            problems[name] = f"component {name!r}: its condition sets share no delay"
+        else:
+            out[name] = comp
     for name in require:
         if name not in out:
             raise ValueError(problems[name])
-    return {k: Component(avg.delay_fs, v, e) for k, (v, e) in out.items()}
+    return out

@@ -1,8 +1,10 @@
 """Sample library of the simulated table, with the parameters of physics.md §4.
 
-Amplitudes are lock-in volts at the reference fluence and 300 K. Where
-physics.md gives a number it is used; the rest (marked "chosen") are plausible
-values picked so that the published ratios hold.
+The physics of each stack (τ_es, τ_ep, R, the spin Seebeck shape) comes from
+the analysis's materials table, so the simulator and the fits can never
+disagree. Amplitudes are lock-in volts at the reference fluence and 300 K.
+Where physics.md gives a number it is used; the rest (marked "chosen") are
+plausible values picked so that the published ratios hold.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from femtospin.analysis import SSE_SHAPE, stack_physics
+
 REFERENCE_FLUENCE_MJCM2 = 0.1
 ROOM_K = 300.0
-R_DEFAULT = 0.1  # electronic / total heat capacity near 300 K (chosen; fixed in fits)
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Sample:
     cap: str = "glass 500 µm"
     tau_es_fs: float = 104.0
     tau_ep_fs: float = 420.0
-    R: float = R_DEFAULT
+    R: float = 0.1
     # THz emission parts (V). Under 180° turning the electric-dipole parts
     # (js, asymmetry, helicity, nernst) reverse and the magnetic dipole (demag) does not.
     js_amplitude: float = 0.0  # F|N spin current; sign = sign of θ_SH
@@ -58,7 +61,7 @@ class Sample:
     linear_qwp: tuple[float, float] = (0.0, 0.0)  # (L1, L2) pump-polarization terms (V)
     nernst_per_mT: float = 0.0  # ordinary Nernst part per mT of applied field
     background: float = 0.0  # M-independent, turning-even part (substrate rectification)
-    tau_seebeck_ep_fs: float = 310.0  # §4b electron–phonon decay of YIG|Pt
+    tau_seebeck_ep_fs: float = SSE_SHAPE["tau_ep_fs"]  # §4b electron–phonon decay of YIG|Pt
     # magnetism and temperature
     coercive_mT: float = 3.0
     switching_width_mT: float = 0.5
@@ -81,14 +84,21 @@ class Sample:
         return float(np.clip((self.curie_K - temperature_K) / (self.curie_K - ROOM_K), 0, None) ** self.alpha)
 
 
+def _physics(name: str) -> dict:
+    """τ_es, τ_ep and R of a stack from the materials table (what the fits hold fixed is what is simulated)."""
+    p = stack_physics(name)
+    if p.model == "sse":
+        return {"tau_seebeck_ep_fs": p.truth["tau_ep_fs"]}
+    return {"tau_es_fs": p.truth["tau_es_fs"], "tau_ep_fs": p.fixed["tau_ep_fs"], "R": p.fixed["R"]}
+
+
 _CoFeB_Pt = Sample(
-    "CoFeB(5)|Pt(3)", "CoFeB(5 nm)|Pt(3 nm)",
-    tau_es_fs=104.0, tau_ep_fs=420.0 / 1.2,  # Γ_ep of CoFeB|Pt ≈ 20 % above CoFeB
+    "CoFeB(5)|Pt(3)", "CoFeB(5 nm)|Pt(3 nm)", **_physics("CoFeB(5)|Pt(3)"),
     js_amplitude=2e-3, demag_amplitude=2e-5, nernst_per_mT=2e-6, background=2e-5,
     coercive_mT=2.0, curie_K=1000.0,
 )
 _CoFeB = Sample(
-    "CoFeB(5)", "CoFeB(5 nm)", tau_es_fs=104.0, tau_ep_fs=420.0,
+    "CoFeB(5)", "CoFeB(5 nm)", **_physics("CoFeB(5)"),
     demag_amplitude=2e-5, asymmetry_amplitude=1.5e-5, background=2e-5, coercive_mT=2.0,
 )
 
@@ -97,19 +107,21 @@ LIBRARY: dict[str, Sample] = {
     for s in (
         _CoFeB_Pt,
         _CoFeB,
-        replace(_CoFeB_Pt, name="CoFeB(5)|W(3)", stack="CoFeB(5 nm)|W(3 nm)", js_amplitude=-1.6e-3,
+        replace(_CoFeB_Pt, name="CoFeB(5)|W(3)", stack="CoFeB(5 nm)|W(3 nm)", **_physics("CoFeB(5)|W(3)"),
+                js_amplitude=-1.6e-3,
                 nernst_per_mT=-1.5e-6),
-        replace(_CoFeB_Pt, name="CoFe(3)|Pt(3)", stack="CoFe(3 nm)|Pt(3 nm)", tau_es_fs=90.0,
+        replace(_CoFeB_Pt, name="CoFe(3)|Pt(3)", stack="CoFe(3 nm)|Pt(3 nm)", **_physics("CoFe(3)|Pt(3)"),
                 js_amplitude=1.5e-3, coercive_mT=3.0, curie_K=1200.0),
-        replace(_CoFeB, name="CoFe(3)", stack="CoFe(3 nm)", tau_es_fs=90.0, coercive_mT=3.0, curie_K=1200.0),
+        replace(_CoFeB, name="CoFe(3)", stack="CoFe(3 nm)", **_physics("CoFe(3)"), coercive_mT=3.0,
+                curie_K=1200.0),
         # NiFe decays about 50 % more slowly than CoFeB
-        replace(_CoFeB_Pt, name="NiFe(9)|Pt(3)", stack="NiFe(9 nm)|Pt(3 nm)", tau_es_fs=156.0,
-                tau_ep_fs=500.0 / 1.2, js_amplitude=1.0e-3, coercive_mT=0.5, switching_width_mT=0.1,
+        replace(_CoFeB_Pt, name="NiFe(9)|Pt(3)", stack="NiFe(9 nm)|Pt(3 nm)", **_physics("NiFe(9)|Pt(3)"),
+                js_amplitude=1.0e-3, coercive_mT=0.5, switching_width_mT=0.1,
                 curie_K=850.0),
-        replace(_CoFeB, name="NiFe(9)", stack="NiFe(9 nm)", tau_es_fs=156.0, tau_ep_fs=500.0,
+        replace(_CoFeB, name="NiFe(9)", stack="NiFe(9 nm)", **_physics("NiFe(9)"),
                 coercive_mT=0.5, switching_width_mT=0.1, curie_K=850.0),
         Sample(
-            "YIG(3um)|Pt(5.5)", "YIG(3 µm)|Pt(5.5 nm)", model="spin_seebeck",
+            "YIG(3um)|Pt(5.5)", "YIG(3 µm)|Pt(5.5 nm)", model="spin_seebeck", **_physics("YIG(3um)|Pt(5.5)"),
             substrate="GGG 500 µm", cap="GGG 500 µm",
             js_amplitude=3e-4, nernst_per_mT=3e-7, background=5e-6,
             coercive_mT=1.0, switching_width_mT=0.2, curie_K=550.0, alpha=2.0, max_temperature_K=600.0,
@@ -137,8 +149,9 @@ def bi_co(x_nm: float) -> Sample:
         raise ValueError(f"Bi thickness x must be in (0, 1000] nm, got {x_nm}")
     lam_demag = np.sqrt(D_BI_NM2_PER_FS * TAU_S_DEMAG_FS)
     lam_photo = np.sqrt(D_BI_NM2_PER_FS * TAU_S_PHOTO_FS)
+    name = f"Bi({x_nm:g})|Co(5)"
     return Sample(
-        f"Bi({x_nm:g})|Co(5)", f"Bi({x_nm:g} nm)|Co(5 nm)", tau_es_fs=104.0, tau_ep_fs=400.0,
+        name, f"Bi({x_nm:g} nm)|Co(5 nm)", **_physics(name),
         js_amplitude=8e-4 * float(np.tanh(x_nm / lam_demag)),
         helicity_amplitude=5e-4 * float(np.tanh(x_nm / lam_photo)),
         linear_qwp=(4e-5, 2e-5), demag_amplitude=2e-5, background=2e-5,

@@ -44,12 +44,13 @@ def scan(table: SimTable, delays: np.ndarray, conditions: dict[str, list] | None
     names = list(conditions)
     combos = np.array(np.meshgrid(*[conditions[k] for k in names], indexing="ij")).reshape(len(names), -1).T \
         if names else np.zeros((1, 0))
-    rows = {"delay_fs": [], "signal": [], **{k: [] for k in names}}
+    rows = {"delay_fs": [], "signal": [], "power": [], **{k: [] for k in names}}
     table.move_stage(table.true_time_zero_mm + (delays[0] - 500.0) / (FS_PER_MM_VACUUM * N_AIR))
     for d in delays:
         for combo in combos:
             for k, v in zip(names, combo):
                 apply(table, k, v)
+            rows["power"].append(table.pump_power_W())  # read before the lock-in, as a plan does
             rows["signal"].append(read(table, d))
             rows["delay_fs"].append(round(table.delay_fs(), 6))  # encoder readback, as a plan records it
             for k, v in zip(names, combo):
