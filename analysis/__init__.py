@@ -55,6 +55,7 @@ from ._symmetry import (
     ConditionAverages,
     average_conditions,
     components,
+    delay_points,
 )
 from ._transfer import (
     DETECTORS,
@@ -98,6 +99,7 @@ __all__ = [
     "convolve_gaussian",
     "crystal",
     "deconvolve",
+    "delay_points",
     "detector_operator",
     "detector_response",
     "estimate_noise",

@@ -34,7 +34,7 @@ import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
 
 from ._grid import Sampling
-from ._transfer import RINGING_FS, detector_response
+from ._transfer import RINGING_FS, detector_response, response_from_samples
 
 LAMBDA_MIN = 1e-6  # relative to max|H|²: below it the inversion only amplifies rounding
 LOW_BAND = 1e-2  # |H|²/max|H|² below which a low frequency is left to the causality constraint
@@ -122,7 +122,8 @@ def sampled_operator(t_h: np.ndarray, h: np.ndarray, n: int, dt_fs: float, rtol:
     Parameters
     ----------
     t_h : ndarray
-        Sample times of h in fs; uniform, with the step of the data.
+        Sample times of h in fs; uniform, any step (another step than the data's is
+        resampled through h's spectrum, band-limited to its Nyquist frequency).
     h : ndarray
         Per-sample kernel, S_j = Σ_k h_k·E_{j−k} (as :func:`response_from_samples`).
     n : int
@@ -130,24 +131,25 @@ def sampled_operator(t_h: np.ndarray, h: np.ndarray, n: int, dt_fs: float, rtol:
     dt_fs : float
         Step of the data in fs.
     rtol : float, optional
-        Allowed relative mismatch between the two steps.
+        Relative mismatch below which the two steps count as equal.
 
     Returns
     -------
     Response
-
-    Raises
-    ------
-    ValueError
-        If the step of h differs from the data's.
     """
     t_h, h = np.asarray(t_h, float), np.asarray(h, float)
     step = float(np.median(np.diff(t_h)))
-    if abs(step - dt_fs) > rtol * dt_fs:
-        raise ValueError(f"transfer function step {step:g} fs differs from the data step {dt_fs:g} fs")
     nfft = _nfft(n, dt_fs, max(RINGING_FS, 2 * (t_h[-1] - t_h[0])))
+    f = np.fft.rfftfreq(nfft, dt_fs)
+    if abs(step - dt_fs) > rtol * dt_fs:
+        # another step: h's own spectrum (Σ h_k e^{−2πi f t_k} does not depend on the step), band-limited
+        # to what its samples hold, so a coarser h is interpolated, not aliased
+        nyquist = 0.5 / step
+        taper = np.clip((nyquist - f) / (0.1 * nyquist), 0.0, 1.0)
+        H = response_from_samples(t_h, h, f * 1e3) * np.sin(0.5 * np.pi * taper) ** 2
+        return Response.build(n, dt_fs, nfft, H)
     # sample k of h sits at t_h[0] + k·dt: a circular FFT of the samples, shifted by t_h[0]
-    H = rfft(h, nfft) * np.exp(-2j * np.pi * np.fft.rfftfreq(nfft, dt_fs) * t_h[0])
+    H = rfft(h, nfft) * np.exp(-2j * np.pi * f * t_h[0])
     return Response.build(n, dt_fs, nfft, H)
 
 
@@ -330,7 +332,7 @@ def _pcg(apply_A, B, precond, X0, tol, maxiter):
 
 def deconvolve(delay_fs: np.ndarray, signal: np.ndarray, op: Response, *, sigma: np.ndarray | float,
                support_fs: float | None = None, lam: float | None = None, sampling: Sampling | None = None,
-               probe_fs: float | None = None, tol: float = 1e-4, maxiter: int = 300) -> Deconvolution:
+               probe_fs: float | None = None, tol: float = 1e-5, maxiter: int = 400) -> Deconvolution:
     """Recover E from S = P·(h ∗ E) + noise by Tikhonov regularization with a causal support.
 
     Parameters

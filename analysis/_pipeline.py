@@ -153,14 +153,7 @@ def response_for(n: int, dt_fs: float, *, detector: str | None = "gap250",
                  transfer: tuple[np.ndarray, np.ndarray] | None = None, probe_fwhm_fs: float = 20.0) -> Response:
     """Detector response on a grid: a measured ``transfer = (t_h, h)`` (resampled to the step) or the model."""
     if transfer is not None:
-        t_h, h = (np.asarray(a, float) for a in transfer)
-        step = float(np.median(np.diff(t_h)))
-        if abs(step - dt_fs) > 1e-3 * dt_fs:
-            # h is per sample (S_j = Σ h_k E_{j−k}): a density h/step, resampled, times the new step
-            t_new = np.arange(t_h[0], t_h[-1] + 0.5 * dt_fs, dt_fs)
-            h = np.interp(t_new, t_h, h / step) * dt_fs
-            t_h = t_new
-        return sampled_operator(t_h, h, n, dt_fs)
+        return sampled_operator(transfer[0], transfer[1], n, dt_fs)
     if detector is None:
         raise ValueError("give a detector model or a measured transfer function")
     return detector_operator(detector, n, dt_fs, probe_fwhm_fs)
@@ -223,8 +216,11 @@ def _clean_rows(delay_fs, signal, conditions, repeat, overload, reference, refer
             row = int(np.argmin(np.isfinite(ref) & (ref > 0)))
             raise ValueError(f"reference (pump power) must be finite and > 0; row {row + 1} has {ref[row]!r}")
         level = float(np.median(ref[keep])) if reference_level is None else float(reference_level)
+        if not (np.isfinite(level) and level > 0):
+            raise ValueError(f"reference level {level!r} must be finite and > 0")
         s = s * level / ref
-        ref_info = {"level": level, "relative_rms": float(np.std(ref[keep]) / np.mean(ref[keep]))}
+        ref_info = {"level": level, "source": "median of the run" if reference_level is None else "given",
+                    "relative_rms": float(np.std(ref[keep]) / np.mean(ref[keep]))}
     conds = {k: np.asarray(v)[keep] for k, v in (conditions or {}).items()}
     rep = None if repeat is None else np.asarray(repeat)[keep]
     return d[keep], s[keep], conds or None, rep, excluded, warnings, ref_info
@@ -333,6 +329,8 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
     noise = estimate_noise(comp, avg, samp, f_max_thz=signal_band_thz(op, fwhm, samp.dt_fs), before_fs=before,
                            repeats=sorted(set(np.asarray(rep).tolist())) if rep is not None else None)
     warnings.extend(noise.warnings)
+    if reference is None and model != "none":
+        warnings.append("no pump-power reference: laser drift slower than the run is not in the amplitude error")
     fit = None
     probe = None
     if model != "none":
@@ -342,7 +340,10 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
         shape = get_model(model).shape
         src = shape(samp.grid - t0, {k: v["value"] for k, v in fit.params.items()})
         probe = float(samp.grid[int(np.argmax(np.abs(src)))])
-        if fit.p_value < P_VALUE_MIN:
+        if fit.p_value < P_VALUE_MIN and noise.method == "baseline":
+            warnings.append(f"redchi {fit.redchi:.2f} against the baseline noise alone: amplitude and timing noise "
+                            f"or a wrong model — repeat the sweep to tell them apart")
+        elif fit.p_value < P_VALUE_MIN:
             warnings.append(f"the {model} model does not describe the data: redchi {fit.redchi:.2f} "
                             f"(p = {fit.p_value:.1e}); its parameters and errors are not to be trusted")
         at_bound = [k for k, v in fit.params.items() if v["vary"] and _at_bound(model, k, v["value"])]

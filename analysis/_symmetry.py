@@ -109,8 +109,8 @@ class ConditionAverages:
 def delay_points(delay_fs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group delay readbacks into points.
 
-    Readbacks closer than ``min(DELAY_TOL_FS, step/4)`` (step: the median spacing
-    of distinct readbacks) are one point.
+    Readbacks closer than DELAY_TOL_FS are one point when the points are spaced
+    by 2 fs or more; for finer spacings, closer than a quarter of the median spacing.
 
     Returns
     -------
@@ -123,8 +123,12 @@ def delay_points(delay_fs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(d, kind="stable")
     ds = d[order]
     gaps = np.diff(ds)
+    steps = gaps[gaps > DELAY_TOL_FS]  # spacings between points; smaller gaps are readback scatter
     distinct = gaps[gaps > 1e-6]
-    tol = min(DELAY_TOL_FS, 0.25 * float(np.median(distinct))) if distinct.size else DELAY_TOL_FS
+    if steps.size and np.median(steps) >= 4 * DELAY_TOL_FS:
+        tol = DELAY_TOL_FS
+    else:  # sub-femtosecond spacing (a fly scan's samples): only equal readbacks are one point
+        tol = 0.25 * float(np.median(distinct)) if distinct.size else DELAY_TOL_FS
     point_sorted = np.concatenate([[0], np.cumsum(gaps > tol)])
     index = np.empty(d.size, int)
     index[order] = point_sorted

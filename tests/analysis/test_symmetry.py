@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from femtospin.analysis import average_conditions, components
+from femtospin.analysis import average_conditions, components, delay_points
 
 T = np.arange(-500.0, 1000.0, 10.0)
 JS, DEMAG, HEL, BG = (np.sin(T / 97.0), np.cos(T / 53.0), np.exp(-((T / 300.0) ** 2)), 0.3 + 0 * T)
@@ -81,8 +81,44 @@ def test_errors_name_the_problem():
     c2 = dict(c, magnetization=np.where(np.arange(d.size) == 3, 0.5, c["magnetization"]))
     with pytest.raises(ValueError, match="magnetization.*row 4"):
         average_conditions(d, s, c2)
-    keep = ~((c["magnetization"] == -1) & (d == 100.0))
-    with pytest.raises(ValueError, match="magnetization=-1.*100 fs"):
-        average_conditions(d[keep], s[keep], {k: v[keep] for k, v in c.items()})
     with pytest.raises(ValueError, match="unknown condition"):
         average_conditions(d, s, {"polarization": c["helicity"]})
+
+
+def test_a_delay_one_condition_missed_is_left_out_of_the_components_that_need_it():
+    d, s, c = split(long_format([1, -1], [0], [0]))
+    keep = ~((c["magnetization"] == -1) & (d == 100.0))
+    comps = components(average_conditions(d[keep], s[keep], {k: v[keep] for k, v in c.items()}))
+    assert 100.0 not in comps["odd_M"].delay_fs and comps["odd_M"].delay_fs.size == T.size - 1
+    assert 100.0 in comps["mean"].delay_fs or comps["mean"].delay_fs.size == T.size - 1
+    assert np.allclose(comps["odd_M"].value, (JS + DEMAG)[T != 100.0])
+
+
+def test_readbacks_that_differ_between_sweeps_are_one_delay_point():
+    rng = np.random.default_rng(0)
+    d = np.concatenate([T + 0.05 * rng.standard_normal(T.size) for _ in range(3)])
+    centres, index = delay_points(d)
+    assert centres.size == T.size
+    assert np.allclose(centres, T, atol=0.1)
+    assert np.all(np.bincount(index) == 3)
+
+
+@pytest.mark.parametrize("explicit", [True, False])
+def test_sweeps_are_the_repeat_column_or_the_order_a_delay_recurs(explicit):
+    rows = long_format([1, -1], [0], [0], repeats=4, noise=0.01, seed=2)
+    repeat = np.repeat(np.arange(4), rows["delay_fs"].size // 4) if explicit else None
+    avg = average_conditions(*split(rows), repeat=repeat)
+    comp = components(avg)["odd_M"]
+    assert comp.n_sweeps == 4
+    # sweep r of the component is formed from sweep r of each condition set
+    first = rows["signal"][: T.size] - rows["signal"][T.size: 2 * T.size]
+    assert np.allclose(comp.sweeps[0], first / 2)
+    assert np.allclose(comp.sweeps.mean(axis=0), comp.value)
+    assert comp.coef == {(-1.0, 0.0, 0.0): -0.5, (1.0, 0.0, 0.0): 0.5}
+
+
+def test_coefficients_of_the_angle_components():
+    comps = components(average_conditions(*split(long_format([1, -1], [0, 180], [0]))))
+    coef = comps["minus_angle"].coef
+    assert coef == {(1.0, 0.0, 0.0): 0.25, (-1.0, 0.0, 0.0): -0.25, (1.0, 180.0, 0.0): -0.25,
+                    (-1.0, 180.0, 0.0): 0.25}
