@@ -15,7 +15,12 @@ in the units of a raw sample, from one of (in order of preference):
     a single sweep: the part of the data above the signal's band (which only
     noise has), corrected for the fraction of the band it keeps;
 ``baseline``
-    only the scatter before time zero (σ_β, σ_τ unknown: reported as 0, with a warning).
+    only the scatter before time zero (σ_β, σ_τ unknown: reported as 0, with a warning);
+``residuals``
+    a single sweep with no baseline: the fit's own residuals, the old way, with a
+    warning that redchi then cannot judge the model.
+
+The baseline ends before the detector's precursor (h reaches back in time).
 
 μ and dμ/dt come from the measured waveforms, band-limited and differentiated
 spectrally on the internal grid (a finite difference biases the jitter term),
@@ -38,7 +43,9 @@ from scipy.stats import chi2 as chi2_dist
 from ._grid import Sampling
 from ._symmetry import Component, ConditionAverages
 
-MIN_KEEP = 0.2  # a single sweep sampled so coarsely that less than this of its noise is above the band: no high-pass
+MIN_KEEP = 0.2  # a run of delays so coarse that less than this of its noise is above the band: no high-pass
+MIN_HIGH_PASS = 32  # samples the high-pass estimate needs
+EDGE_SAMPLES = 4  # a finite run leaks at its ends
 BASELINE_GAP_FS = 400.0
 MIN_BASELINE_SAMPLES = 8
 
@@ -77,6 +84,7 @@ class NoiseModel:
     drift_amplitude_var: float = 0.0
     drift_shift_var_fs2: float = 0.0
     warnings: list = field(default_factory=list)
+    basis: np.ndarray | None = field(default=None, repr=False)  # per-sweep variance columns (Σc², Σc²μ², Σc²μ'²)
 
     def to_dict(self) -> dict:
         return {"sigma_alpha": self.sigma_alpha, "sigma_beta": self.sigma_beta, "sigma_tau_fs": self.sigma_tau_fs,
@@ -115,18 +123,22 @@ def band_limited(samp: Sampling, delay_fs: np.ndarray, value: np.ndarray,
     return np.interp(delay_fs, grid, mu), np.interp(delay_fs, grid, slope)
 
 
-def _variance_fit(basis: np.ndarray, squares: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
-    """Non-negative (a, b, c) of squares ≈ basis·(a, b, c), reweighted by the model (var of a square ∝ σ⁴)."""
+def _variance_fit(basis: np.ndarray, squares: np.ndarray, known: np.ndarray | float = 0.0) -> np.ndarray:
+    """Non-negative coefficients of squares ≈ known + basis·coef, reweighted by the model (var of a square ∝ σ⁴).
+
+    ``known`` is a part of the variance measured elsewhere (the baseline's): it is
+    subtracted from the squares and counts in the weights.
+    """
     norms = np.sqrt(np.sum(basis**2, axis=0))
     norms[norms == 0] = 1.0
     b = basis / norms
-    w = np.ones(squares.size) if weight is None else weight
-    coef, _ = nnls(b * w[:, None], squares * w)
+    target = squares - known
+    coef, _ = nnls(b, target)
     for _ in range(3):
-        model = b @ coef
+        model = known + b @ coef
         floor = max(float(np.median(model)) * 1e-3, 1e-300)
-        ww = w / np.maximum(model, floor)
-        coef, _ = nnls(b * ww[:, None], squares * ww)
+        ww = 1.0 / np.maximum(model, floor)
+        coef, _ = nnls(b * ww[:, None], target * ww)
     return coef / norms
 
 
@@ -138,6 +150,55 @@ def _basis(comp: Component, avg: ConditionAverages, samp: Sampling, f_max: float
         mu, slope = band_limited(samp, comp.delay_fs, avg.groups[key][0][keep], f_max)
         cols += c**2 * np.column_stack([np.ones_like(mu), mu**2, slope**2])
     return cols
+
+
+def uniform_runs(t: np.ndarray, rtol: float = 0.02) -> list[slice]:
+    """Maximal runs of equally spaced delays (within ``rtol`` of the step), as slices."""
+    steps = np.diff(t)
+    runs, start = [], 0
+    for i in range(1, steps.size + 1):
+        if i == steps.size or abs(steps[i] - steps[start]) > rtol * steps[start]:
+            runs.append(slice(start, i + 1))
+            start = i
+    return runs
+
+
+def high_pass_squares(t: np.ndarray, y: np.ndarray, f_max_thz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample noise variance estimates from the part of a sweep above the signal's band.
+
+    Each run of equally spaced delays is high-passed above ``f_max_thz`` at its own
+    step (its ends, where a finite record leaks, are dropped); a white sample keeps
+    the fraction 1 − 2·f_max·step of its variance there, which the squares are divided by.
+
+    Returns
+    -------
+    index, squares : ndarray
+        Which samples, and their estimated σ².
+    """
+    idx, squares = [], []
+    for run in uniform_runs(t):
+        seg_t, seg = t[run], y[run]
+        n = seg.size
+        if n < 2 * EDGE_SAMPLES + 16:
+            continue
+        step = float(np.mean(np.diff(seg_t)))
+        f = rfftfreq(n, step)
+        above = f > f_max_thz * 1e-3
+        keep = above.sum() / f.size
+        if keep < MIN_KEEP:
+            continue
+        # the even extension has no step at the ends, so the signal leaks far less above the band
+        ext = np.concatenate([seg, seg[::-1]])
+        f = rfftfreq(2 * n, step)
+        resid = irfft(rfft(ext) * (f > f_max_thz * 1e-3), 2 * n)[:n]
+        inner = np.arange(EDGE_SAMPLES, n - EDGE_SAMPLES)
+        idx.append(np.arange(run.start, run.stop)[inner])
+        squares.append(resid[inner] ** 2 / keep)
+    if not idx:
+        return np.array([], int), np.array([])
+    idx_all, sq_all = np.concatenate(idx), np.concatenate(squares)
+    _, first = np.unique(idx_all, return_index=True)  # runs share their end samples
+    return idx_all[first], sq_all[first]
 
 
 def baseline_sigma(delay_fs: np.ndarray, value: np.ndarray, before_fs: float) -> float:
@@ -195,23 +256,32 @@ def estimate_noise(comp: Component, avg: ConditionAverages, samp: Sampling, *, f
         drift = [{"repeat": int(r), "amplitude": float(1 + gi), "shift_fs": float(si)}
                  for r, gi, si in zip(labels, g, s)]
         return NoiseModel(float(np.sqrt(a)), float(np.sqrt(b)), float(np.sqrt(c)), "repeats",
-                          np.sqrt(var_sweep / R), R, base, drift, drift_g / R, drift_s / R, warnings)
-    # a single sweep: noise is what lies above the signal's band
-    mu, _ = band_limited(samp, t, y, f_max_thz)
-    spacing = np.gradient(t) if t.size > 1 else np.ones(1)
-    keep = 1.0 - 2.0 * f_max_thz * 1e-3 * spacing  # fraction of white noise above the band at the local sampling
-    usable = keep >= MIN_KEEP
-    if usable.sum() >= 32:
-        a, b, c = _variance_fit(basis[usable], ((y - mu) ** 2 / np.where(usable, keep, 1.0))[usable])
+                          np.sqrt(var_sweep / R), R, base, drift, drift_g / R, drift_s / R, warnings, basis)
+    # a single sweep: the additive part from the baseline (where nothing else is), the rest from above the band
+    if not np.isfinite(base):
+        warnings.append(f"one sweep and no baseline before {before_fs:.0f} fs: the noise is taken from the fit's own "
+                        f"residuals, so redchi ≈ 1 by construction and cannot judge the model; start the scan "
+                        f"earlier or repeat the sweep")
+        return NoiseModel(np.nan, np.nan, np.nan, "residuals", np.full(t.size, np.nan), 1, base, [], 0.0, 0.0,
+                          warnings, basis)
+    a = base**2 / max(float(basis[:, 0].mean()), 1e-300)
+    idx, squares = high_pass_squares(t, y, f_max_thz)
+    if idx.size >= MIN_HIGH_PASS:
+        b, c = _variance_fit(basis[idx, 1:], squares, known=a * basis[idx, 0])
         method = "high-pass"
-    elif np.isfinite(base):
-        a, b, c = base**2 / max(basis[:, 0].mean(), 1e-300), 0.0, 0.0
+    else:
+        b = c = 0.0
         method = "baseline"
         warnings.append("one sweep sampled too coarsely to measure amplitude and timing noise: the noise is the "
                         "baseline's only, so redchi near the peak may exceed 1; repeat the sweep")
-    else:
-        raise ValueError(f"cannot measure the noise: a single sweep with fewer than {MIN_BASELINE_SAMPLES} samples "
-                         f"before {before_fs:g} fs; start the scan earlier or repeat it")
     var = basis @ np.array([a, b, c])
-    return NoiseModel(float(np.sqrt(a)), float(np.sqrt(b)), float(np.sqrt(c)), method, np.sqrt(var), max(R, 1),
-                      base, [], 0.0, 0.0, warnings)
+    return NoiseModel(float(np.sqrt(a)), float(np.sqrt(b)), float(np.sqrt(c)), method, np.sqrt(var), 1,
+                      base, [], 0.0, 0.0, warnings, basis)
+
+
+def from_residuals(noise: NoiseModel, squares: np.ndarray) -> NoiseModel:
+    """The last resort of a single sweep without baseline: the noise model fitted to a fit's squared residuals."""
+    a, b, c = _variance_fit(noise.basis, squares)
+    var = noise.basis @ np.array([a, b, c])
+    return NoiseModel(float(np.sqrt(a)), float(np.sqrt(b)), float(np.sqrt(c)), "residuals", np.sqrt(var), 1,
+                      noise.baseline_sigma, [], 0.0, 0.0, noise.warnings, noise.basis)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.fft import rfftfreq
+from scipy.fft import irfft, rfftfreq
 
 from ._deconvolution import (
     SLOW_WINDOW_FS,
@@ -30,7 +30,7 @@ from ._fits import FitResult, fit_waveform, get_model
 from ._grid import Sampling, sampling
 from ._materials import StackPhysics, stack_physics
 from ._models import FWHM_TO_SIGMA
-from ._noise import BASELINE_GAP_FS, NoiseModel, estimate_noise
+from ._noise import BASELINE_GAP_FS, NoiseModel, estimate_noise, from_residuals
 from ._symmetry import Component, average_conditions, components
 
 # which component carries the spin current without a sample to say, in order of preference (physics.md §3)
@@ -169,16 +169,29 @@ def signal_band_thz(op: Response | None, fwhm_fs: float, dt_fs: float) -> float:
     return float(f[above[-1]] * 1e3)
 
 
+def precursor_fs(op: Response) -> float:
+    """How far h reaches back in time (velocity mismatch), where |h| exceeds 1 % of its peak."""
+    h = irfft(op.H, op.nfft)
+    back = np.abs(h[::-1][: op.nfft // 4])
+    reach = np.nonzero(back > 1e-2 * np.abs(h).max())[0]
+    return (int(reach[-1]) + 1) * op.dt_fs if reach.size else 0.0
+
+
 def baseline_needed_fs(detector: str = "gap250", dt_fs: float = 5.0, probe_fwhm_fs: float = 20.0,
-                       fwhm_fs: float = DEFAULT_FWHM_FS) -> float:
+                       fwhm_fs: float = DEFAULT_FWHM_FS, sweeps: int = 1) -> float:
     """How far before time zero a THz delay grid must start for the analysis to run.
 
-    The causal support starts 1.5 FWHM before time zero, and the data before it
-    must cover the detector's precursor (velocity mismatch: h reaches back in
-    time) to pin E to zero there, plus a baseline to see the noise.
+    The causal support starts 1.5 FWHM before time zero and needs a few samples
+    before it. Two or more sweeps measure the noise from their scatter; a single
+    sweep measures its additive noise on a baseline that ends before the
+    detector's precursor (h reaches back in time by the velocity mismatch) and
+    half the baseline gap, with at least 8 samples on it. The precursor is
+    computed on a 5 fs grid (or ``dt_fs`` if finer): a property of the detector.
     """
-    op = detector_operator(detector, 512, dt_fs, probe_fwhm_fs)
-    return float(1.5 * fwhm_fs + op.n_ext * dt_fs * 0.5 + BASELINE_GAP_FS * 0.5)
+    if sweeps >= 2:
+        return float(1.5 * fwhm_fs + 4 * float(dt_fs))
+    op = detector_operator(detector, 1024, min(float(dt_fs), 5.0), probe_fwhm_fs)
+    return float(max(1.5 * fwhm_fs, precursor_fs(op) + 0.5 * BASELINE_GAP_FS) + 8 * float(dt_fs))
 
 
 def half_rise_time(delay_fs: np.ndarray, field: np.ndarray) -> float:
@@ -324,8 +337,8 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
     fwhm = float(fix_all.get("resolution_fwhm_fs", DEFAULT_FWHM_FS))
     if model != "none" and "resolution_fwhm_fs" not in fix_all and "resolution_fwhm_fs" in get_model(model).params:
         fix_all["resolution_fwhm_fs"], sources["resolution_fwhm_fs"] = fwhm, "default: pump–probe resolution"
-    before = noise_before_fs if noise_before_fs is not None else float(t[np.argmax(np.abs(comp.value))]) - \
-        BASELINE_GAP_FS
+    before = noise_before_fs if noise_before_fs is not None else \
+        float(t[np.argmax(np.abs(comp.value))]) - precursor_fs(op) - 0.5 * BASELINE_GAP_FS
     noise = estimate_noise(comp, avg, samp, f_max_thz=signal_band_thz(op, fwhm, samp.dt_fs), before_fs=before,
                            repeats=sorted(set(np.asarray(rep).tolist())) if rep is not None else None)
     warnings.extend(noise.warnings)
@@ -334,6 +347,10 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
     fit = None
     probe = None
     if model != "none":
+        if noise.method == "residuals":
+            first = fit_waveform(samp, comp.value, model, response=op, sigma=np.std(comp.value), fix=fix_all,
+                                 sources=sources)
+            noise = from_residuals(noise, (comp.value - first.best_fit) ** 2)
         fit = fit_waveform(samp, comp.value, model, response=op, sigma=noise.sigma, fix=fix_all, sources=sources)
         _add_drift(fit, noise)
         t0 = fit.value("t0_fs")

@@ -113,3 +113,25 @@ def test_non_uniform_and_uniform_grids_agree():
     diff = coarse.fit.value("tau_es_fs") - fine.fit.value("tau_es_fs")
     assert abs(diff) < 3 * coarse.fit.stderr("tau_es_fs")
     assert fine.fit.stderr("tau_es_fs") < coarse.fit.stderr("tau_es_fs")
+
+
+def test_a_single_sweep_without_baseline_fits_but_says_its_redchi_means_nothing():
+    rows = synthetic(sweeps=1, seed=10)
+    late = rows["delay_fs"] > -150.0  # the scan starts just before time zero
+    r = fit({k: v[late] for k, v in rows.items()})
+    assert r.noise.method == "residuals"
+    assert abs(r.fit.value("tau_es_fs") - 104.0) < 3 * r.fit.stderr("tau_es_fs")
+    assert any("cannot judge the model" in w for w in r.warnings)
+    wrong = fit({k: v[late] for k, v in synthetic(second=0.15, sweeps=1, seed=10).items()})
+    assert wrong.fit.redchi < 1.5  # exactly why the warning is there
+
+
+@pytest.mark.parametrize("detector", ["gap250", "znte1000"])
+def test_the_baseline_a_scan_needs_depends_on_the_detector_and_the_sweeps(detector):
+    from femtospin.analysis import baseline_needed_fs
+
+    one = baseline_needed_fs(detector, 5.0)
+    assert baseline_needed_fs(detector, 5.0, sweeps=2) < one
+    assert baseline_needed_fs(detector, 20.0) > one  # 8 samples on the baseline
+    if detector == "znte1000":
+        assert one > baseline_needed_fs("gap250", 5.0)  # 1 mm of ZnTe reaches further back in time
