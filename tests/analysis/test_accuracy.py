@@ -4,7 +4,7 @@ time constant, stated uncertainties are calibrated, and the goodness of fit reje
 import numpy as np
 import pytest
 
-from femtospin.analysis import analyze, fit_qwp, fit_temperature, impulse_response, stack_physics
+from femtospin.analysis import analyze, fit_fluence, fit_qwp, fit_temperature, impulse_response, stack_physics
 from femtospin.sim_devices import Detection, get_sample
 
 from .simdata import make_table, read, saturate, scan
@@ -167,6 +167,28 @@ def test_yig_pt_temperature_series_returns_alpha_and_curie_temperature():
     assert abs(fit.value("T_C_K") - sample.curie_K) < 3 * fit.stderr("T_C_K")
     assert fit.stderr("alpha") < 0.5
     assert fit.redchi < 3.0  # the amplitudes' errors are honest inputs to the series fit
+
+
+def test_a_linear_fluence_series_is_declared_linear():
+    """Amplitudes with drift-aware errors are honest inputs: a linear sample passes the linearity test."""
+    table = make_table("CoFeB(5)|Pt(3)", seed=13)
+    delays = fine_grid(-800.0, 1600.0, 20.0, (-200.0, 400.0, 10.0))
+    fluences, amp, err = [0.05, 0.1, 0.2, 0.3, 0.4], [], []
+    for F in fluences:
+        table.set_knob("attenuator_deg", float(np.degrees(0.5 * np.arccos(np.sqrt(F / table.pump.max_fluence_mJcm2)))))
+        parts = []
+        for r in range(2):
+            rows = scan(table, delays, {"magnetization": [1, -1]})
+            rows["repeat"] = np.full(rows["signal"].size, r)
+            parts.append(rows)
+        rows = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        res = run(rows, {"magnetization": [1, -1]}, sample="CoFeB(5)|Pt(3)", reference_level=table.pump.power_W)
+        amp.append(res.fit.value("amplitude"))
+        err.append(res.fit.stderr("amplitude"))
+    fit = fit_fluence(fluences, amp, err)
+    assert fit.extra["linearity"]["linear"], fit.extra["linearity"]
+    assert fit.redchi < 3.0
+    assert abs(fit.value("intercept")) < 3 * fit.stderr("intercept")
 
 
 def test_bi_co_quarter_wave_plate_sweep_returns_the_helicity_term():
