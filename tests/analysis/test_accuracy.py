@@ -25,7 +25,11 @@ DELAYS = fine_grid()
 def measure(sample="CoFeB(5)|Pt(3)", seed=0, conditions=PAIRS, delays=DELAYS, sweeps=3, **kwargs):
     """Long-format rows of ``sweeps`` passes over ``delays`` (every condition at each delay), with the sweep
     index and the pump power read before each point."""
-    table = make_table(sample, seed=seed, **kwargs)
+    return sweep(make_table(sample, seed=seed, **kwargs), delays, conditions, sweeps)
+
+
+def sweep(table, delays, conditions, sweeps):
+    """``sweeps`` passes over ``delays`` on ``table`` as it is now, with their sweep index."""
     parts = []
     for r in range(sweeps):
         rows = scan(table, delays, conditions)
@@ -153,12 +157,7 @@ def test_yig_pt_temperature_series_returns_alpha_and_curie_temperature():
     delays = fine_grid(-800.0, 1600.0, 20.0, (-200.0, 400.0, 10.0))
     for T in temps:
         set_temperature(table, T)
-        parts = []
-        for r in range(2):
-            rows = scan(table, delays, {"magnetization": [1, -1]})
-            rows["repeat"] = np.full(rows["signal"].size, r)
-            parts.append(rows)
-        rows = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        rows = sweep(table, delays, {"magnetization": [1, -1]}, 2)
         res = run(rows, {"magnetization": [1, -1]}, sample=sample.name, reference_level=table.pump.power_W)
         amp.append(res.fit.value("amplitude"))
         err.append(res.fit.stderr("amplitude"))
@@ -176,12 +175,7 @@ def test_a_linear_fluence_series_is_declared_linear():
     fluences, amp, err = [0.05, 0.1, 0.2, 0.3, 0.4], [], []
     for F in fluences:
         table.set_knob("attenuator_deg", float(np.degrees(0.5 * np.arccos(np.sqrt(F / table.pump.max_fluence_mJcm2)))))
-        parts = []
-        for r in range(2):
-            rows = scan(table, delays, {"magnetization": [1, -1]})
-            rows["repeat"] = np.full(rows["signal"].size, r)
-            parts.append(rows)
-        rows = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        rows = sweep(table, delays, {"magnetization": [1, -1]}, 2)
         res = run(rows, {"magnetization": [1, -1]}, sample="CoFeB(5)|Pt(3)", reference_level=table.pump.power_W)
         amp.append(res.fit.value("amplitude"))
         err.append(res.fit.stderr("amplitude"))
