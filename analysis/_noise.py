@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft, rfftfreq
 from scipy.optimize import nnls
-from scipy.stats import chi2 as chi2_dist
+from scipy.special import chdtri
 
 from ._grid import Sampling
 from ._symmetry import Component, ConditionAverages
@@ -249,7 +249,7 @@ def estimate_noise(comp: Component, avg: ConditionAverages, samp: Sampling, *, f
         g, s = cov_stat @ (design.T @ (resid / var_sweep).T)
         # drift enters only where the sweeps scatter more than their noise allows (95 %): a max(0, excess)
         # from a few sweeps would otherwise inflate every error; then the sweep scatter itself is the error
-        limit = chi2_dist.ppf(0.95, R - 1) / (R - 1)
+        limit = chdtri(R - 1, 0.05) / (R - 1)  # the 95 % point of χ²/dof
         drift_g = float(np.var(g, ddof=1)) if np.var(g, ddof=1) > limit * cov_stat[0, 0] else 0.0
         drift_s = float(np.var(s, ddof=1)) if np.var(s, ddof=1) > limit * cov_stat[1, 1] else 0.0
         labels = repeats if repeats is not None and len(repeats) == R else list(range(R))
