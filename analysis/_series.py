@@ -18,18 +18,38 @@ from scipy.fft import rfft, rfftfreq
 from ._fits import ParamAccess
 
 
+def _json(x):
+    """JSON-safe: NaN and ±inf become None, in nested dicts and lists too."""
+    if isinstance(x, dict):
+        return {k: _json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    return x
+
+
 @dataclass
 class SeriesFit(ParamAccess):
-    """Result of a series fit: ``params`` as ``{name: {"value", "stderr", "vary"}}``, plus extras."""
+    """Result of a series fit: ``params`` as ``{name: {"value", "stderr", "vary"}}``, plus extras.
+
+    ``redchi``, ``chi2``, ``dof`` and ``p_value`` judge the model against the given
+    stderr; without stderr they are NaN (the errors then come from the scatter about
+    the fit, which cannot also judge it).
+    """
 
     model: str
     params: dict
     redchi: float
     best_fit: np.ndarray
     extra: dict = field(default_factory=dict)
+    chi2: float = float("nan")
+    dof: int = 0
+    p_value: float = float("nan")
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "redchi": self.redchi, "params": self.params, **self.extra}
+        return _json({"model": self.model, "redchi": self.redchi, "chi2": self.chi2, "dof": self.dof,
+                      "p_value": self.p_value, "params": self.params, **self.extra})
 
 
 def _as_arrays(x, y, stderr, what: str):
@@ -59,7 +79,11 @@ def _fit(name: str, func, params: lmfit.Parameters, x, y, stderr, extra=None) ->
     best = func(x, out.params.valuesdict())
     p = {k: {"value": float(v.value), "stderr": float(v.stderr) if (v.vary and v.stderr is not None)
              else (0.0 if not v.vary else float("nan")), "vary": bool(v.vary)} for k, v in out.params.items()}
-    return SeriesFit(name, p, float(out.redchi), best, extra or {})
+    dof = int(y.size - nvary)
+    if stderr is None:
+        return SeriesFit(name, p, float("nan"), best, extra or {}, float("nan"), dof, float("nan"))
+    chi2 = float(np.sum(((best - y) / stderr) ** 2))
+    return SeriesFit(name, p, chi2 / dof, best, extra or {}, chi2, dof, float(chdtrc(dof, chi2)))
 
 
 # ------------------------------------------------------------------ temperature

@@ -102,3 +102,16 @@ def test_spin_accumulation_cancels_magnetization_and_propagates_static_kerr():
     value, stderr = spin_accumulation(rot_p, err, ell, err, static)
     assert np.allclose(value, acc_free + acc_ref)
     assert stderr[-1] > 3 * stderr[0]
+
+
+def test_series_results_are_json_and_judge_the_model_only_against_given_errors():
+    import json
+
+    T = np.array([300.0, 350.0, 400.0, 450.0])
+    a = 2.0 * (550.0 - T) ** 2
+    with_err = fit_temperature(T, a * (1 + 0.01 * np.array([1, -1, 1, -1])), 0.01 * a)
+    assert with_err.dof == 1 and 0 <= with_err.p_value <= 1 and with_err.redchi == with_err.chi2
+    without = fit_temperature(T, a)
+    assert np.isnan(without.redchi) and np.isnan(without.p_value)
+    text = json.dumps(without.to_dict(), allow_nan=False)  # NaN is written as null, never as NaN
+    assert json.loads(text)["redchi"] is None
