@@ -21,6 +21,7 @@ import numpy as np
 from femtospin import analysis
 
 CONDITION_COLUMNS = analysis.CONDITIONS
+EXTRA_COLUMNS = ("repeat", "overload", "pump_power")  # sweep index, lock-in overload flag, reference for drift
 SERIES = {
     "temperature": (("temperature_K", "amplitude"), analysis.fit_temperature),
     "qwp": (("qwp_deg", "signal"), analysis.fit_qwp),
@@ -126,26 +127,67 @@ def _run(func, args) -> int:
 
 def _analyze(args) -> int:
     _check_output(args.json)
-    data = read_csv(args.waveforms, ("delay_fs", "signal"), CONDITION_COLUMNS)
+    fix = parse_fix(args.fix)
+    if args.sample:
+        try:
+            analysis.stack_physics(args.sample)
+        except ValueError as exc:
+            raise InputError(f"--sample: {exc}") from None
+    data = read_csv(args.waveforms, ("delay_fs", "signal"), (*CONDITION_COLUMNS, *EXTRA_COLUMNS))
+    if args.reference_level is not None and "pump_power" not in data:  # nothing to normalize: say so, not ignore
+        raise InputError(f"--reference-level: {args.waveforms} has no pump_power column to normalize by")
     transfer = analysis.load_transfer(args.transfer) if args.transfer else None
     conditions = {k: data[k] for k in CONDITION_COLUMNS if k in data}
     try:
-        result = analysis.analyze(data["delay_fs"], data["signal"], conditions or None, detector=args.detector,
-                                  transfer=transfer, model=args.model, fix=parse_fix(args.fix),
-                                  component=args.component, probe_fwhm_fs=args.probe_fwhm_fs)
+        result = analysis.analyze(data["delay_fs"], data["signal"], conditions or None, repeat=data.get("repeat"),
+                                  overload=data.get("overload"), reference=data.get("pump_power"),
+                                  reference_level=args.reference_level, sample=args.sample,
+                                  detector=args.detector, transfer=transfer, model=args.model, fix=fix,
+                                  free=tuple(args.free or ()), component=args.component,
+                                  probe_fwhm_fs=args.probe_fwhm_fs)
     except ValueError as exc:
         raise InputError(f"{args.waveforms}: {exc}") from None
     payload = result.to_dict()
     if args.json:
         write_json_atomic(args.json, payload)
-    print(f"component {result.component}, resolution {result.resolution_fs:.1f} fs, t0 {result.t0_fs:.2f} fs")
-    if result.fit is not None:
-        print(f"fit {result.fit.model}: redchi {result.fit.redchi:.3f}")
-        for name, p in result.fit.params.items():
-            print(f"  {name:20s} {p['value']:.6g} ± {p['stderr']:.2g}{'' if p['vary'] else ' (fixed)'}")
+    for line in summary(result):
+        print(line)
     if args.json:
         print(f"written: {args.json}")
     return 0
+
+
+def summary(result: analysis.AnalysisResult) -> list[str]:
+    """What a physicist reads first: component, resolution, goodness of fit, parameters with their origin, warnings."""
+    noise = result.noise
+    lines = [grid_line(result),
+             f"component {result.component}, resolution {result.resolution_fs:.1f} fs (causal estimator), "
+             f"t0 {result.t0_fs:.2f} fs",
+             f"noise ({noise.method}, {noise.n_sweeps} sweep(s)): sigma_alpha {noise.sigma_alpha:.3g}, "
+             f"sigma_beta {noise.sigma_beta:.3g}, sigma_tau {noise.sigma_tau_fs:.3g} fs"]
+    if result.fit is not None:
+        f = result.fit
+        lines.append(f"fit {f.model}: redchi {f.redchi:.3f} (chi2 {f.chi2:.1f} / {f.dof} dof, p = {f.p_value:.3g})")
+        for name, p in f.params.items():
+            origin = "" if p["vary"] else f"  fixed: {p.get('source', '')}"
+            lines.append(f"  {name:20s} {p['value']:.6g} ± {p['stderr']:.2g}{origin}")
+    lines.extend(f"warning: {w}" for w in result.warnings)
+    return lines
+
+
+def grid_line(result: analysis.AnalysisResult) -> str:
+    """The delays the component was formed on, and the internal grid they were analysed on.
+
+    Any grid analyses (fine near t0, coarse elsewhere, readbacks that differ
+    between sweeps); the line says which steps were found, so a grid that is not
+    what the user meant shows.
+    """
+    d = result.delay_fs
+    steps = np.round(np.diff(d), 1)
+    uniform = steps.max() - steps.min() <= 0.1 * np.median(steps)  # encoder readbacks scatter a little
+    span = f"{np.median(steps):g} fs" if uniform else f"{steps.min():g}–{steps.max():g} fs (non-uniform)"
+    dt = result.deconvolution.delay_fs[1] - result.deconvolution.delay_fs[0]
+    return f"delays: {d.size} from {d[0]:.0f} to {d[-1]:.0f} fs, steps {span}; analysed on a {dt:g} fs grid"
 
 
 def _fit_series(args) -> int:
@@ -179,24 +221,36 @@ def _fit_series(args) -> int:
 def register(subparsers) -> None:
     """Add the ``analyze`` and ``fit-series`` subcommands to the ``femtospin`` parser."""
     p = subparsers.add_parser("analyze", help="deconvolve and fit a waveform file (long-format CSV)",
-                              description="Columns delay_fs, signal and optionally magnetization, angle_deg, "
-                                          "helicity. Writes the design.md analyze JSON with --json.")
-    p.add_argument("waveforms", help="CSV file: delay_fs, signal[, magnetization, angle_deg, helicity]")
+                              description="Columns delay_fs, signal and optionally magnetization (+1/-1), "
+                                          "angle_deg (0/180), helicity (+1/-1/0), repeat (sweep index), overload "
+                                          "(0/1: left out) and pump_power (the signal is normalized to it). "
+                                          "Delays need not be uniform. Writes the JSON of docs/analysis.md "
+                                          "with --json.")
+    p.add_argument("waveforms", help="CSV file: delay_fs, signal[, magnetization, angle_deg, helicity, repeat, "
+                                     "overload, pump_power]")
+    p.add_argument("--sample", metavar="STACK",
+                   help="sample stack, e.g. CoFeB(5)|Pt(3), CoFeB(5), YIG(3um)|Pt(5.5): decides the model, the "
+                        "component and the literature values held fixed; without it every model parameter is fitted")
+    p.add_argument("--free", action="append", metavar="NAME", help="fit a parameter the sample would hold fixed")
+    p.add_argument("--reference-level", type=float, metavar="W",
+                   help="pump power the signal is normalized to (default: the median of pump_power)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--transfer", help="measured h(t): CSV with time_fs, h on the data's step")
     src.add_argument("--detector", default="gap250", choices=sorted(analysis.DETECTORS),
                      help="detector model for h (default gap250)")
-    p.add_argument("--model", default="spin-voltage", choices=["spin-voltage", "sse", "exp-offset", "none"])
+    p.add_argument("--model", choices=["spin-voltage", "sse", "exp-offset", "none"],
+                   help="default: the sample's model, else spin-voltage")
     p.add_argument("--fix", action="append", metavar="NAME=VALUE", help="fix a fit parameter (repeatable)")
     p.add_argument("--component", choices=analysis.COMPONENTS,
-                   help="component to fit (default: minus_angle, odd_M, odd_helicity or mean, the first the "
-                        "conditions allow); an explicit one that the data cannot form is an error")
+                   help="component to fit (default: the sample's, else minus_angle, odd_M, odd_helicity or mean, "
+                        "the first the conditions allow); an explicit one that the data cannot form is an error")
     p.add_argument("--probe-fwhm-fs", type=float, default=20.0, help="probe duration for the detector model")
     p.add_argument("--json", metavar="OUT", help="write the result here")
     p.set_defaults(func=lambda a: _run(_analyze, a))
 
     s = subparsers.add_parser("fit-series", help="fit a series of scalar results (temperature, qwp, field, fluence)")
     s.add_argument("kind", choices=sorted(SERIES))
-    s.add_argument("data", help="CSV file, columns per design.md (stderr optional)")
+    s.add_argument("data", help="CSV file: temperature_K,amplitude | qwp_deg,signal | field_mT,signal,branch | "
+                                "fluence_mJcm2,amplitude; stderr optional (docs/analysis.md)")
     s.add_argument("--json", metavar="OUT", help="write the result here")
     s.set_defaults(func=lambda a: _run(_fit_series, a))

@@ -19,6 +19,7 @@ from ._session import data_directory
 from ._storage import final_fits
 
 FORMATS = {"csv": ".csv", "nc": ".nc", "h5": ".h5"}
+EXPORTED_READINGS = {"overload": "lockin_overload", "pump_power": "power_meter_power"}  # analyze column: event field
 
 
 class UsageError(ValueError):
@@ -186,10 +187,14 @@ def _brief(d: dict) -> dict:
 
 
 def waveform_table(start: dict, primary) -> dict[str, np.ndarray]:
-    """A run's primary stream in the ``femtospin analyze`` long format: delay_fs, signal, conditions."""
+    """A run's primary stream in the ``femtospin analyze`` long format: delay_fs, signal, conditions,
+    and the lock-in overload flag and pump power where the run recorded them."""
     table = {"delay_fs": np.asarray(primary[delay_field(start)]), "signal": np.asarray(primary["lockin_x"])}
     for c in start.get("conditions", []):
         table[c] = np.asarray(primary[c])
+    for column, field in EXPORTED_READINGS.items():
+        if field in primary:
+            table[column] = np.asarray(primary[field]).astype(int if column == "overload" else float)
     return table
 
 

@@ -13,7 +13,7 @@ from femtospin.plans import PLANS, PlanArgumentError, delay_grid, device_error
 
 from ._catalog import parse_catalog
 from ._cmd_catalog import catalog_option, data_dir_option
-from ._live import fit_line
+from ._live import fit_line, warning_lines
 from ._profiles import Table, load_profile
 from ._session import Session, data_directory
 from ._storage import ANALYSIS_INFIX
@@ -186,6 +186,8 @@ def _run(args) -> int:
             fitted = r.result is not None and r.result.fit is not None
             print(fit_line(r.group, r.result.component if fitted else None, r.result.fit.params if fitted else None,
                            r.error))
+            for line in warning_lines(r.group, r.result):
+                print(line)
         print(f"report:  {session.live.state.report}")
     if catalog is not None:
         print("catalog: ingested in the background (`femtospin ls`, `femtospin show UID`)")

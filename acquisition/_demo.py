@@ -32,7 +32,7 @@ def run_demo(*, fast: bool = False, data_dir=None, out_dir=None, progress: bool 
     session = Session(table, data_dir, progress=progress, live=True, report_dir=out_dir, catalog=catalog)
     plan = thz_emission(table.lockin, table.stage, delay_grid(-1000.0, 3000.0, step_fs), magnet=table.magnet,
                         sample_rotation=table.sample_rotation, power_meter=table.power_meter,
-                        magnetization=(1, -1), angles=(0.0, 180.0), md={"purpose": "demo"})
+                        magnetization=(1, -1), angles=(0.0, 180.0), setup=table.setup, md={"purpose": "demo"})
     (uid,) = session.run(plan)
     if not session.live.wait(LIVE_TIMEOUT_S):
         raise RuntimeError(f"the live fit of run {uid} did not finish within {LIVE_TIMEOUT_S:g} s")
@@ -52,7 +52,9 @@ def summary(result: DemoResult) -> str:
                   f"(published CoFeB: 104 fs)",
                   f"t0:         {p['t0_fs']['value']:.1f} ± {p['t0_fs']['stderr']:.1f} fs",
                   f"resolution: {result.fit['resolution_fs']:.0f} fs FWHM (deconvolved j_s)",
-                  f"redchi:     {fit['redchi']:.2f}"]
+                  f"redchi:     {fit['redchi']:.2f} (p = {fit['p_value']:.2g}; noise from "
+                  f"{result.fit['noise']['method']})"]
+        lines += [f"warning: {w}" for w in result.fit.get("warnings", [])]
     elif "error" in result.fit:
         lines.append(f"fit:        {result.fit['error']}")
     lines.append(f"report:     {result.report}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ from femtospin import analysis
 from ._storage import RunWriter
 
 SYMMETRY = ("magnetization", "angle_deg", "helicity")  # conditions the components are formed from
+LIVE_READINGS = {"overload": "lockin_overload", "power": "power_meter_power"}  # row: event field
+ARGUMENT = {"repeat": "repeat", "overload": "overload", "power": "reference"}  # row: analyze() argument
+FIX_SOURCES = {"resolution_fwhm_fs": "the run's pump duration (start document)"}  # what the live fit fixes
+WRAP = 72  # characters per line of the report's text panel: wider would squeeze the plots
 MIN_DELAYS = 16
 PREVIOUS_RUN_TIMEOUT_S = 60.0
 
@@ -61,13 +66,28 @@ class LiveState:
 
 
 def analysis_options(start: dict) -> dict | None:
-    """Model, detector or measured transfer for a run, from its start document; None if not analyzable."""
+    """How to analyse a run, from its start document alone; None if it is not a THz-emission run.
+
+    The sample's stack decides the model, component and fixed literature values
+    (the materials table); the pump duration is the model's resolution; the
+    laser's nominal power is the level the signal is normalized to.
+    """
     detection = start.get("detection") or {}
     if detection.get("mode", "eos") != "eos":
         return None  # TR-MOKE waveforms are not deconvolved through an EOS response
-    model = "sse" if "YIG" in (start.get("sample") or {}).get("name", "") else "spin-voltage"
+    sample = (start.get("sample") or {}).get("name")
+    try:
+        analysis.stack_physics(sample or "")
+    except ValueError:
+        sample = None  # a sample the materials table does not know: every parameter is fitted
     transfer = detection.get("transfer")
-    options = {"model": model, "probe_fwhm_fs": detection.get("probe_fwhm_fs", 20.0)}
+    options = {"sample": sample, "probe_fwhm_fs": detection.get("probe_fwhm_fs", 20.0)}
+    fwhm = (start.get("pump") or {}).get("fwhm_fs")
+    if fwhm:
+        options["fix"] = {"resolution_fwhm_fs": float(fwhm)}
+    nominal = (start.get("laser") or {}).get("nominal_W")
+    if nominal:
+        options["reference_level"] = float(nominal)
     if isinstance(transfer, dict):
         options["transfer"] = (np.asarray(transfer["time_fs"], float), np.asarray(transfer["h"], float))
         options["detector"] = None
@@ -140,7 +160,9 @@ class LiveAnalysis:
         self._options = analysis_options(doc)
         self._delay_field = delay_field(doc)
         self._conditions = [c for c in doc.get("conditions", []) if c != "repeat"]
+        self._sweeps = "repeat" in doc.get("conditions", [])
         self._primary = None
+        self._readings: dict[str, str] = {}
         self._rows: dict[str, list] = {k: [] for k in ("delay", "signal", *self._conditions)}
         self._last_key = None
         self.state = LiveState(start=doc)
@@ -154,6 +176,11 @@ class LiveAnalysis:
     def _descriptor(self, doc):
         if doc.get("name") == "primary":
             self._primary = doc["uid"]
+            # the sweep index, the overload flag and the pump power, where this run records them
+            wanted = {"repeat": "repeat" if self._sweeps else None, **LIVE_READINGS}
+            self._readings = {k: f for k, f in wanted.items() if f and f in doc.get("data_keys", {})}
+            for k in self._readings:
+                self._rows[k] = []
 
     def _event(self, doc):
         if not self._live or doc["descriptor"] != self._primary:
@@ -167,6 +194,8 @@ class LiveAnalysis:
         self._rows["signal"].append(data[self.signal])
         for c in self._conditions:
             self._rows[c].append(data[c])
+        for k, f in self._readings.items():
+            self._rows[k].append(data[f])
 
     def _stop(self, doc):
         if self._live:
@@ -231,9 +260,11 @@ class LiveAnalysis:
             keep = complete_rows(rows["delay"][sel], keys)
             d, s = rows["delay"][sel][keep], rows["signal"][sel][keep]
             conds = {c: rows[c][sel][keep] for c in fast}
+            extra = {ARGUMENT[k]: rows[k][sel][keep] for k in self._readings}
             group = dict(zip(slow, g))
             try:
-                res = self._analyze(d, s, conds or None, **self._options)
+                res = self._analyze(d, s, conds or None, **extra, **self._options)
+                credit_fixed(res, self._options.get("fix") or {})
                 results.append(GroupResult(group, int(d.size), res))
             except Exception as exc:  # noqa: BLE001 — a fit that cannot run yet is reported, never raised
                 results.append(GroupResult(group, int(d.size), None, f"{type(exc).__name__}: {exc}"))
@@ -264,6 +295,24 @@ class LiveAnalysis:
         if final:
             self._writer("stop", run.compose_stop(exit_status="success"))
         return bundle
+
+
+def warning_lines(group: dict, result: analysis.AnalysisResult | None) -> list[str]:
+    """``warning: …`` lines of one fit (a group's label first where there are slow conditions)."""
+    if result is None:
+        return []
+    head = label(group)
+    return [f"warning: {head + ': ' if head else ''}{w}" for w in result.warnings]
+
+
+def credit_fixed(result: analysis.AnalysisResult, fixed: dict) -> None:
+    """Say where the values the live fit fixed came from; ``analyze`` credits every ``fix`` to ``--fix``."""
+    if result.fit is None:
+        return
+    for name in fixed:
+        p = result.fit.params.get(name)
+        if p is not None and p.get("source") == "--fix" and name in FIX_SOURCES:
+            p["source"] = FIX_SOURCES[name]
 
 
 def label(group: dict) -> str:
@@ -309,7 +358,13 @@ def mean_waveforms(rows: dict, conditions: list) -> dict[tuple, tuple[np.ndarray
 
 
 def write_report(state: LiveState, directory: Path) -> Path | None:
-    """The run's report PNG: waveforms, components, j_s with its resolution, fit and residuals, parameters."""
+    """The run's report PNG.
+
+    Raw waveforms, symmetry components, j_s with its noise band and resolution,
+    the fit with its residuals, and a text panel: the fitted parameters, the
+    fixed ones and where each value came from, redchi with its p-value, how the
+    noise was measured, and the analysis's warnings.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -317,15 +372,34 @@ def write_report(state: LiveState, directory: Path) -> Path | None:
     if not done:
         return None
     start = state.start
-    fig = Figure(figsize=(11, 11), constrained_layout=True)
+    fig = Figure(figsize=(12, 11), constrained_layout=True)
     FigureCanvasAgg(fig)
     axes = fig.subplot_mosaic([["raw", "comp"], ["js", "table"], ["fit", "table"], ["resid", "table"]],
                               height_ratios=[1.0, 1.0, 1.0, 0.45])
     main = done[0].result
+    _plot_waveforms(axes, state, main)
+    _plot_spin_current(axes["js"], done, main)
+    _plot_fit(axes["fit"], axes["resid"], main)
+    axes["table"].axis("off")
+    text = [part for line in report_lines(state) for part in textwrap.wrap(line, WRAP, subsequent_indent="  ") or [""]]
+    axes["table"].text(0, 1, "\n".join(text), va="top", family="monospace", fontsize=7.5)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = report_path(directory, start["uid"])
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)
+    return path
+
+
+def _plot_waveforms(axes, state: LiveState, main: analysis.AnalysisResult) -> None:
     rows, conds = state.rows, state.conditions
     waveforms = mean_waveforms(rows, conds)
     for key, (grid, mean) in waveforms.items():
         axes["raw"].plot(grid, mean * 1e3, lw=0.8, label=label(dict(zip(conds, key))) or "all")
+    over = np.asarray(rows.get("overload", []), bool)
+    if over.any():  # clipped readings are in the means above but not in any fit: show where they are
+        axes["raw"].plot(rows["delay"][over], rows["signal"][over] * 1e3, "rx", ms=4,
+                         label=f"overloaded ({int(over.sum())}, left out)")
     axes["raw"].set(xlabel="delay (fs)", ylabel="lock-in X (mV)", title="raw waveforms by condition")
     if len(waveforms) <= 12:
         axes["raw"].legend(fontsize=6)
@@ -333,43 +407,94 @@ def write_report(state: LiveState, directory: Path) -> Path | None:
         axes["comp"].plot(comp.delay_fs, comp.value * 1e3, label=name, lw=1)
     axes["comp"].set(xlabel="delay (fs)", ylabel="signal (mV)", title="symmetry components")
     axes["comp"].legend(fontsize=7)
+
+
+def _plot_spin_current(ax, done: list[GroupResult], main: analysis.AnalysisResult) -> None:
+    """j_s of every group, normalized to its peak, with its ±1σ noise band."""
     for r in done:
         dec = r.result.deconvolution
-        axes["js"].plot(dec.delay_fs, dec.field / np.abs(dec.field).max(), label=label(r.group) or "j_s", lw=1)
-    axes["js"].set(xlabel="delay (fs)", ylabel="E ∝ j_s (norm.)",
-                   title=f"deconvolved spin current, resolution {main.resolution_fs:.0f} fs FWHM")
-    axes["js"].legend(fontsize=7)
+        scale = np.abs(dec.field).max() or 1.0
+        line, = ax.plot(dec.delay_fs, dec.field / scale, label=label(r.group) or "j_s", lw=1)
+        band = np.nan_to_num(dec.stderr) / scale
+        ax.fill_between(dec.delay_fs, dec.field / scale - band, dec.field / scale + band, color=line.get_color(),
+                        alpha=0.3, lw=0, label=f"±1σ noise (≤ {band.max():.1%} of peak)")
+    ax.set(xlabel="delay (fs)", ylabel="E ∝ j_s (norm.)",
+           title=f"deconvolved spin current ± 1σ noise, resolution {main.resolution_fs:.0f} fs FWHM")
+    ax.legend(fontsize=7)
+
+
+def _plot_fit(ax, resid, main: analysis.AnalysisResult) -> None:
     comp = main.components[main.component]
-    if main.fit is not None:
-        axes["fit"].errorbar(comp.delay_fs, comp.value * 1e3, yerr=np.nan_to_num(comp.stderr) * 1e3, fmt=".",
-                             ms=2, lw=0.5, label=main.component)
-        axes["fit"].plot(comp.delay_fs, main.fit.best_fit * 1e3, "k-", lw=1, label=f"{main.fit.model} fit")
-        axes["resid"].plot(comp.delay_fs, (comp.value - main.fit.best_fit) / main.fit.sigma, ".", ms=2)
-    axes["fit"].set(ylabel="signal (mV)", title="forward-model fit")
-    axes["fit"].legend(fontsize=7)
-    axes["resid"].set(xlabel="delay (fs)", ylabel="residual / σ")
-    axes["resid"].axhline(0, color="0.6", lw=0.8)
+    fit = main.fit
+    if fit is not None:
+        ax.errorbar(comp.delay_fs, comp.value * 1e3, yerr=np.nan_to_num(comp.stderr) * 1e3, fmt=".", ms=2, lw=0.5,
+                    label=main.component)
+        ax.plot(comp.delay_fs, fit.best_fit * 1e3, "k-", lw=1, label=f"{fit.model} fit")
+        resid.plot(comp.delay_fs, (comp.value - fit.best_fit) / fit.sigma, ".", ms=2)
+        ax.set_title(f"forward-model fit: redchi {fit.redchi:.2f}, p = {fit.p_value:.2g}")
+    else:
+        ax.set_title("no model fitted")
+    ax.set(ylabel="signal (mV)")
+    ax.legend(fontsize=7)
+    resid.set(xlabel="delay (fs)", ylabel="residual / σ")
+    resid.axhline(0, color="0.6", lw=0.8)
+
+
+def report_lines(state: LiveState) -> list[str]:
+    """The report's text panel: per group the fitted parameters and goodness of fit; the fixed values by
+    their origin and the noise (the same for every group: from the first); every warning, once."""
+    start = state.start
     lines = [f"{(start.get('sample') or {}).get('name', '?')} — {start.get('plan_name')} {start['uid'][:8]}", ""]
+    warnings: dict[str, None] = {}
+    first = None
     for r in state.results:
         head = label(r.group)
         if r.result is None:
-            lines.append(f"{head}: {r.error}")
+            lines.append(f"{head}: {r.error}" if head else r.error)
             continue
-        if head:
-            lines.append(head)
-        if r.result.fit is not None:
-            for name, p in r.result.fit.params.items():
-                err = "fixed" if not p["vary"] else f"± {p['stderr']:.3g}"
-                lines.append(f"  {name:20s} {p['value']:.4g} {err}")
-            lines.append(f"  {'reduced chi2':20s} {r.result.fit.redchi:.3g}")
-    axes["table"].axis("off")
-    axes["table"].text(0, 1, "\n".join(lines), va="top", family="monospace", fontsize=8)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = report_path(directory, start["uid"])
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
-    return path
+        first = first or r.result
+        fit = r.result.fit
+        lines.append(f"{head + ': ' if head else ''}{r.result.component}, "
+                     f"{fit.model if fit is not None else 'no model'}")
+        if fit is not None:
+            lines += [f"  {name:20s} {p['value']:.4g} ± {p['stderr']:.2g}" for name, p in fit.params.items()
+                      if p["vary"]]
+            lines.append(f"  redchi {fit.redchi:.3g} (chi2 {fit.chi2:.1f} / {fit.dof} dof, p = {fit.p_value:.2g})")
+        prefix = f"{head}: " if head and len(state.results) > 1 else ""
+        warnings.update(dict.fromkeys(prefix + w for w in r.result.warnings))
+    if first is not None:
+        lines += ["", *fixed_lines(first), "", *noise_lines(first, start)]
+    if warnings:
+        lines += ["", "warnings"]
+        for w in warnings:
+            lines += textwrap.wrap(w, WRAP, initial_indent="• ", subsequent_indent="  ")
+    return lines
+
+
+def fixed_lines(result: analysis.AnalysisResult) -> list[str]:
+    """The parameters held fixed, grouped by where their value came from."""
+    if result.fit is None:
+        return []
+    by_source: dict[str, list[str]] = {}
+    for name, p in result.fit.params.items():
+        if not p["vary"]:
+            by_source.setdefault(p.get("source") or "unknown", []).append(f"{name} = {p['value']:.4g}")
+    return [line for source, values in by_source.items() for line in (f"fixed by {source}:", "  " + ", ".join(values))]
+
+
+def noise_lines(result: analysis.AnalysisResult, start: dict) -> list[str]:
+    """How the noise the fit is weighted with was measured, the deconvolution's resolution, the power level."""
+    noise = result.noise
+    lines = [f"noise from {noise.method} ({noise.n_sweeps} sweep{'s' if noise.n_sweeps != 1 else ''}): "
+             f"σ_α {noise.sigma_alpha:.2g} V, σ_β {noise.sigma_beta:.2g}, σ_τ {noise.sigma_tau_fs:.2g} fs",
+             f"j_s resolution {result.resolution_fs:.0f} fs FWHM (causal estimator)"]
+    if result.reference is not None:
+        ref = result.reference
+        nominal = (start.get("laser") or {}).get("nominal_W")
+        origin = "the laser's nominal power" if ref["source"] == "given" and ref["level"] == nominal else ref["source"]
+        lines.append(f"signal normalized to the pump power at {ref['level']:.3g} W ({origin}); "
+                     f"the power varied {ref['relative_rms']:.1%} rms")
+    return lines
 
 
 def display_available() -> bool:

@@ -28,6 +28,8 @@ from femtospin.sim_devices import (
     get_sample,
 )
 
+SETUP_KEYS = ("detection", "pump")  # metadata a plan reads besides its devices
+
 
 @dataclass
 class Table:
@@ -62,9 +64,20 @@ class Table:
 
             run_engine.register_command("sleep", skip_sleep)
 
+    @property
+    def setup(self) -> dict:
+        """The detection and pump this table's start documents record: what a plan needs to know
+        about the analysis its data will get (see :func:`femtospin.plans.check_baseline`)."""
+        return {k: self.metadata[k] for k in SETUP_KEYS if k in self.metadata}
+
     def role_kwargs(self, plan) -> dict[str, object]:
-        """This table's device for every role ``plan`` takes (``None`` where the table lacks the role)."""
-        return {name: getattr(self, name) for name in inspect.signature(plan).parameters if name in self.ROLES}
+        """This table's device for every role ``plan`` takes (``None`` where the table lacks the role),
+        and its :attr:`setup` if the plan takes one."""
+        params = inspect.signature(plan).parameters
+        kwargs = {name: getattr(self, name) for name in params if name in self.ROLES}
+        if "setup" in params:
+            kwargs["setup"] = self.setup
+        return kwargs
 
     def devices(self) -> dict[str, object]:
         """Every device on this table by role."""

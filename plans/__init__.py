@@ -1,4 +1,5 @@
-"""bluesky plans; they depend only on the device interfaces of ``femtospin.devices``.
+"""bluesky plans; they depend only on the device interfaces of ``femtospin.devices`` (and on
+``femtospin.analysis`` for what a delay grid needs to be analysable).
 
 Every plan validates all its arguments when called (a :class:`PlanArgumentError`
 names the argument, the value and the allowed range; nothing has moved) and
@@ -31,6 +32,7 @@ from ._stubs import (
 )
 from ._validate import (
     PlanArgumentError,
+    check_baseline,
     check_choices,
     check_delays,
     check_positive,
@@ -51,6 +53,7 @@ __all__ = [
     "Measurement",
     "PlanArgumentError",
     "UnsafeTableError",
+    "check_baseline",
     "check_choices",
     "check_delays",
     "check_positive",

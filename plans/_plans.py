@@ -25,6 +25,7 @@ from ._measure import measure
 from ._stubs import Measurement, lockin_settle_s, make_safe, read_at
 from ._validate import (
     PlanArgumentError,
+    check_baseline,
     check_delays,
     check_positive,
     delay_grid,
@@ -42,8 +43,8 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
                  magnetization=(), angles=(), helicities=(), kerr=(), states=(), temperatures=(), spots=(),
                  fluences=(), repeats: int = 1, interleave: str = "scan", order: str = "abba", fast=None,
                  saturation_mT: float = 50.0, field_mT: float = 0.0, reverse_mT: float | None = None,
-                 ramp_K_per_min: float | None = None, readables=(), md: dict | None = None,
-                 plan_name: str = "thz_emission") -> Measurement:
+                 ramp_K_per_min: float | None = None, readables=(), setup: dict | None = None,
+                 md: dict | None = None, plan_name: str = "thz_emission") -> Measurement:
     """One run of delay sweeps over every combination of the given conditions.
 
     Parameters
@@ -78,6 +79,11 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
     fast : sequence of str, optional
         Conditions interleaved inside each repeat; default the cheap ones
         (state, angle, helicity, kerr, magnetization). The others are outer loops.
+    setup : dict, optional
+        The table's ``detection`` and ``pump`` as its start document records them
+        (filled in from the profile by ``femtospin run``, ``serve`` and ``replay``).
+        A THz-emission grid must start early enough for the analysis on that
+        detector (:func:`check_baseline`; GaP 250 µm without it).
     """
     delays = check_delays("delays", delays, stage)
     requested = {"temperature_K": temperatures, "spot_mm": spots, "fluence_mJcm2": fluences, "state": states,
@@ -97,6 +103,8 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
     dims = [builders[name](list(values)) for name in LOOP_ORDER if len(list(values := requested[name]))]
     fast = [d.name for d in dims if d.name in FAST_BY_DEFAULT] if fast is None else list(fast)
     steps = schedule(dims, fast, repeats, len(delays), interleave, order)
+    if not len(list(kerr)):  # a TR-MOKE measurement is not deconvolved through an EOS response
+        check_baseline("delays", delays, setup, sweeps=repeats)
     # recorded under the parameter names, so the plan can be called again from its start document (replay)
     args = {"delays": delays.tolist(),
             **{PARAMETER_OF_CONDITION[k]: list(v) for k, v in requested.items() if len(list(v))},
@@ -110,11 +118,12 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
 
 
 def delay_scan(lockin, stage, delays, *, magnet=None, magnetization=(), saturation_mT: float = 50.0,
-               field_mT: float = 0.0, power_meter=None, readables=(), md: dict | None = None) -> Measurement:
+               field_mT: float = 0.0, power_meter=None, readables=(), setup: dict | None = None,
+               md: dict | None = None) -> Measurement:
     """Delay sweeps at the current conditions, or one per magnetization sign; a thz_emission."""
     return thz_emission(lockin, stage, delays, magnet=magnet, magnetization=magnetization,
                         saturation_mT=saturation_mT, field_mT=field_mT, power_meter=power_meter,
-                        readables=readables, md=md, plan_name="delay_scan")
+                        readables=readables, setup=setup, md=md, plan_name="delay_scan")
 
 
 def moke_scan(lockin, stage, delays, *, probe_qwp, kerr=("rotation",), magnet=None, magnetization=(), states=(),
@@ -137,20 +146,20 @@ def moke_scan(lockin, stage, delays, *, probe_qwp, kerr=("rotation",), magnet=No
 
 
 def temperature_series(lockin, stage, delays, temperatures, *, heater, magnet=None, magnetization=(1, -1),
-                       ramp_K_per_min: float | None = None, **kwargs) -> Measurement:
+                       ramp_K_per_min: float | None = None, setup: dict | None = None, **kwargs) -> Measurement:
     """±M sweeps at each temperature; each setpoint is reached at the limited ramp and held stable."""
     _nonempty("temperatures", temperatures, "K")
     return thz_emission(lockin, stage, delays, heater=heater, magnet=magnet, temperatures=temperatures,
-                        magnetization=magnetization, ramp_K_per_min=ramp_K_per_min,
+                        magnetization=magnetization, ramp_K_per_min=ramp_K_per_min, setup=setup,
                         plan_name="temperature_series", **kwargs)
 
 
 def fluence_series(lockin, stage, delays, fluences, *, attenuator, magnet=None, magnetization=(1, -1),
-                   **kwargs) -> Measurement:
+                   setup: dict | None = None, **kwargs) -> Measurement:
     """±M sweeps at each pump fluence (mJ/cm²)."""
     _nonempty("fluences", fluences, "mJ/cm²")
     return thz_emission(lockin, stage, delays, attenuator=attenuator, magnet=magnet, fluences=fluences,
-                        magnetization=magnetization, plan_name="fluence_series", **kwargs)
+                        magnetization=magnetization, setup=setup, plan_name="fluence_series", **kwargs)
 
 
 def field_loop(lockin, stage, magnet, delays, *, max_field_mT: float, step_mT: float, power_meter=None,

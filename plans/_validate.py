@@ -10,6 +10,12 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from femtospin import analysis
+
+MIN_WAVEFORM_DELAYS = 16  # fewer delays are no waveform to deconvolve: the live analysis leaves them alone
+BASELINE_STEPS = 8  # the baseline's step is that of the grid's first points
+DEFAULT_DETECTOR = "gap250"  # the table records no model detector (or a measured h): the common one
+
 
 class PlanArgumentError(ValueError):
     """A plan argument is outside what the table allows; nothing has moved."""
@@ -27,6 +33,60 @@ def check_delays(name: str, delays: Iterable[float], stage) -> np.ndarray:
     if bad.size:
         raise PlanArgumentError(f"{name}: {bad[0]:g} fs is outside the stage travel [{lo:g}, {hi:g}] fs")
     return values
+
+
+def check_baseline(name: str, delays: np.ndarray, setup: dict | None = None, *, sweeps: int = 1) -> None:
+    """A THz-emission delay grid that starts early enough before time zero for its analysis.
+
+    The analysis needs a baseline before the expected time zero (0 fs, the
+    calibrated one): :func:`femtospin.analysis.baseline_needed_fs` for the
+    table's detector, the grid's step where the baseline is, and the number of
+    sweeps. A single delay or fewer than ``MIN_WAVEFORM_DELAYS`` are exempt
+    (series at one delay), and so is a TR-MOKE table.
+
+    Parameters
+    ----------
+    name : str
+        The argument, for the message.
+    delays : ndarray
+        The plan's delays (fs).
+    setup : dict, optional
+        The table's ``detection`` and ``pump`` as in its start document
+        (:attr:`~femtospin.acquisition.Table.setup`); without it GaP 250 µm
+        and the default pump are assumed.
+    sweeps : int
+        Sweeps per condition set (the plan's repeats): two or more measure the
+        noise from their scatter and need a shorter baseline.
+
+    Raises
+    ------
+    PlanArgumentError
+        Naming where the grid starts and where it must start.
+    """
+    grid = np.unique(np.asarray(delays, float))
+    detection = (setup or {}).get("detection") or {}
+    if grid.size < MIN_WAVEFORM_DELAYS or detection.get("mode", "eos") != "eos":
+        return
+    detector = detection.get("crystal")
+    if detector not in analysis.DETECTORS:
+        detector = DEFAULT_DETECTOR
+    probe = float(detection.get("probe_fwhm_fs") or 20.0)
+    fwhm = ((setup or {}).get("pump") or {}).get("fwhm_fs")
+    dt = float(np.median(np.diff(grid[: BASELINE_STEPS + 1])))
+
+    def needed(n: int) -> float:
+        extra = {"fwhm_fs": float(fwhm)} if fwhm else {}
+        return float(np.ceil(analysis.baseline_needed_fs(detector, dt, probe, sweeps=n, **extra)))
+
+    start = float(grid[0])
+    if start <= -needed(sweeps):
+        return
+    # repeats measure the noise from their scatter, which needs far less baseline: say so
+    hint = "" if sweeps >= 2 else (
+        "; or measure 2 or more repeats" if start <= -needed(2) else f"; with 2 or more repeats from {-needed(2):g} fs")
+    raise PlanArgumentError(f"{name}: the scan starts at {start:g} fs; the analysis needs a baseline from "
+                            f"{-needed(sweeps):g} fs or earlier ({analysis.crystal(detector).name}, {dt:g} fs "
+                            f"steps, {sweeps} sweep{'s' if sweeps > 1 else ''}){hint}")
 
 
 def check_positive(name: str, value: float, upper: float | None = None, units: str = "") -> float:

@@ -21,7 +21,7 @@ from femtospin.plans import delay_grid, delay_scan, thz_emission
 
 
 def _measure(session, table, **kwargs):
-    plan = thz_emission(table.lockin, table.stage, delay_grid(-600, 1200, 30), magnet=table.magnet,
+    plan = thz_emission(table.lockin, table.stage, delay_grid(-900, 1200, 30), magnet=table.magnet,
                         power_meter=table.power_meter, **kwargs)
     (uid,) = session.run(plan)
     return uid
@@ -122,11 +122,20 @@ def test_export_csv_is_the_analyze_format_and_round_trips(catalogued, capsys, tm
     np.testing.assert_array_equal(rows["delay_fs"], table["stage_delay"])
     np.testing.assert_array_equal(rows["signal"], table["lockin_x"])
     np.testing.assert_array_equal(rows["magnetization"], table["magnetization"])
-    # the exported file is analyzable as it stands, and gives the stored live fit
+    np.testing.assert_array_equal(rows["pump_power"], table["power_meter_power"])
+    np.testing.assert_array_equal(rows["overload"], table["lockin_overload"].astype(int))
+    # the exported file is analyzable as it stands and, told the run's sample and the laser's nominal power
+    # (the level the live fit normalized to), gives the stored live fit
+    run = load_run(catalogued["fitted"], catalogued["data"])
     result = tmp_path / "fit.json"
-    assert main(["analyze", str(out), "--json", str(result)]) == 0
-    stored = load_run(catalogued["fitted"], catalogued["data"]).fits()[0]["fit"]["params"]["tau_es_fs"]["value"]
-    assert json.loads(result.read_text())["fit"]["params"]["tau_es_fs"]["value"] == pytest.approx(stored, rel=1e-6)
+    assert main(["analyze", str(out), "--json", str(result), "--sample", run.start["sample"]["name"],
+                 "--reference-level", str(run.start["laser"]["nominal_W"])]) == 0
+    offline, stored = json.loads(result.read_text())["fit"], run.fits()[0]["fit"]
+    assert stored["params"]["tau_ep_fs"]["source"].startswith("materials table")  # the live fit knew the sample
+    for name, p in stored["params"].items():
+        assert offline["params"][name]["value"] == pytest.approx(p["value"], rel=1e-6), name
+        assert offline["params"][name]["stderr"] == pytest.approx(p["stderr"], rel=1e-6), name
+    assert offline["chi2"] == pytest.approx(stored["chi2"], rel=1e-6)
 
 
 def test_export_netcdf_and_hdf5_carry_data_and_metadata(catalogued, capsys, tmp_path):

@@ -1,19 +1,29 @@
+import contextlib
+import csv
+import io
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
-from femtospin.acquisition import load_run, main
+from femtospin.acquisition import _cmd_run, load_profile, load_run, main
+from femtospin.acquisition._cmd_catalog import waveform_table
 from femtospin.plans import PLANS
+
+# the README's example of a composite run, fine near time zero
+README_RUN = ("thz_emission --profile sim:fast --delays -1000:3000:20 --fine -200:400:5 --magnetization 1,-1 "
+              "--angles 0,180 --repeats 2")
 
 SMALL = {
     "thz_emission": ["--delays", "-200:400:50", "--magnetization", "1,-1", "--angles", "0,180", "--helicities", "1,-1",
                      "--spots", "0,5", "--fluences", "0.1", "--repeats", "2", "--interleave", "point"],
-    "delay_scan": ["--delays", "-200:400:50", "--fine", "-50:100:10", "--magnetization", "1,-1"],
+    "delay_scan": ["--delays", "-1100:400:50", "--fine", "-50:100:10", "--magnetization", "1,-1"],
     "moke_scan": ["--sample", "Co/Pt spin valve", "--delays", "-200:1000:100", "--kerr", "rotation,ellipticity",
                   "--states", "P,AP", "--saturation-mT", "100", "--reverse-mT", "20"],
     "temperature_series": ["--sample", "YIG(3um)|Pt(5.5)", "--delays", "-200:400:50", "--temperatures", "300,350"],
@@ -61,6 +71,8 @@ def test_help_lists_plans_and_arguments_with_units(capsys):
         (["thz_emission", "--delays", "0:100:10", "--magnetization", "1,-1", "--fast", "angle_deg"], "fast:"),
         (["delay_scan", "--delays", "0,100", "--fine", "0:50:5"], "fine: only with delays given as"),
         (["delay_scan", "--delays", "0,100", "--sample", "CoFeB(5)|Pt(3)", "--profile", "lab.yaml"], "--sample"),
+        (["thz_emission", "--delays", "-300:1000:10", "--magnetization", "1,-1"],
+         "delays: the scan starts at -300 fs; the analysis needs a baseline from -"),
     ],
 )
 def test_bad_arguments_exit_non_zero_and_store_nothing(tmp_path, capsys, argv, message):
@@ -75,7 +87,7 @@ def test_bad_arguments_exit_non_zero_and_store_nothing(tmp_path, capsys, argv, m
 def test_ctrl_c_aborts_the_run_and_leaves_the_table_safe(tmp_path):
     """A real SIGINT to `femtospin run` on the wall-clock simulated table."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "femtospin", "run", "delay_scan", "--profile", "sim", "--delays", "-500:3000:10",
+        [sys.executable, "-m", "femtospin", "run", "delay_scan", "--profile", "sim", "--delays", "-1000:3000:10",
          "--magnetization", "1,-1", "--lockin-tau", "0.003", "--data-dir", str(tmp_path), "--no-progress"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + 60
@@ -117,3 +129,75 @@ def test_broken_profile_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert err.endswith("table.yaml: roles.lockin: missing (write 'null' if the table has no such instrument)")
+
+
+@pytest.fixture(scope="module")
+def readme_run(tmp_path_factory):
+    """The README's --fine example, run as the README gives it (data dir and catalog aside)."""
+    data = tmp_path_factory.mktemp("readme")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["run", *shlex.split(README_RUN), "--data-dir", str(data), "--catalog", "off"])
+    printed = out.getvalue()
+    uid = next(line.split()[-1] for line in printed.splitlines() if line.startswith("run uid:"))
+    return {"code": code, "out": printed, "run": load_run(uid, data), "data": data}
+
+
+def test_the_readme_fine_grid_example_fits_live(readme_run):
+    assert readme_run["code"] == 0, readme_run["out"]
+    run = readme_run["run"]
+    (stored,) = run.fits()  # the final fit, stored in the run's analysis file
+    tau = stored["fit"]["params"]["tau_es_fs"]
+    lines = readme_run["out"].splitlines()
+    (fit_at,) = [i for i, line in enumerate(lines) if line.startswith("fit:")]
+    assert f"tau_es_fs={tau['value']:.4g}±{tau['stderr']:.2g}" in lines[fit_at]
+    # the analysis's warnings follow the fit line, one each
+    assert lines[fit_at + 1:fit_at + 1 + len(stored["warnings"])] == [f"warning: {w}" for w in stored["warnings"]]
+    # the non-uniform grid is analysed as measured, the sweeps give the noise, the pump power the level
+    assert len(np.unique(np.round(run.table()["stage_delay"], 0))) > 250
+    assert stored["regularization"]["grid_step_fs"] == pytest.approx(5.0, abs=0.1)
+    assert stored["noise"]["method"] == "repeats" and stored["noise"]["sweeps"] == 2
+    assert [r["repeat"] for r in stored["drift"]["per_repeat"]] == [0, 1]
+    assert stored["reference"]["level"] == run.start["laser"]["nominal_W"]
+    assert stored["fit"]["params"]["resolution_fwhm_fs"]["source"] == "the run's pump duration (start document)"
+    assert abs(tau["value"] - 104.0) < 4 * tau["stderr"] + 0.5
+
+
+def test_analyze_on_the_readme_runs_rows_agrees_with_the_live_fit(readme_run, tmp_path, capsys):
+    """`femtospin analyze` on the run's rows in the export's CSV format (export needs the catalog, off here)."""
+    run = readme_run["run"]
+    table = waveform_table(run.start, run.table("primary"))
+    assert {"repeat", "overload", "pump_power"} <= set(table)
+    src = tmp_path / "run.csv"
+    with open(src, "w", newline="") as fh:
+        csv.writer(fh).writerows([list(table), *zip(*(v.tolist() for v in table.values()))])
+    out = tmp_path / "fit.json"
+    assert main(["analyze", str(src), "--sample", run.start["sample"]["name"], "--reference-level",
+                 str(run.start["laser"]["nominal_W"]), "--json", str(out)]) == 0
+    offline = json.loads(out.read_text())
+    live = run.fits()[0]
+    for name in ("tau_es_fs", "t0_fs", "amplitude"):
+        a, b = offline["fit"]["params"][name], live["fit"]["params"][name]
+        assert abs(a["value"] - b["value"]) <= b["stderr"], name
+    assert offline["noise"]["method"] == "repeats"
+    printed = capsys.readouterr().out
+    assert "(non-uniform)" in printed and "tau_es_fs" in printed
+
+
+def test_run_prints_the_analysis_warnings_after_the_fit_line(tmp_path, capsys, monkeypatch):
+    """A lock-in range below the peak: the overloaded points are left out, and the run says so."""
+
+    def small_range(spec, **options):
+        table = load_profile(spec, **options)
+        table.lockin.sensitivity.put(1.6e-3)  # the ±M peaks reach ≈ 2 mV
+        return table
+
+    monkeypatch.setattr(_cmd_run, "load_profile", small_range)
+    code = main(["run", "thz_emission", "--profile", "sim:fast", "--delays", "-1000:1000:20", "--magnetization",
+                 "1,-1", "--lockin-tau", "0.01", "--data-dir", str(tmp_path), "--no-progress", "--catalog", "off"])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    (fit_at,) = [i for i, line in enumerate(lines) if line.startswith("fit:")]
+    assert lines[fit_at + 1].startswith("warning: ") and "overloaded lock-in reading(s) left out" in lines[fit_at + 1]
+    warnings = [line for line in lines if line.startswith("warning:")]
+    assert lines[fit_at + 1:fit_at + 1 + len(warnings)] == warnings  # all together, after the fit line

@@ -23,3 +23,9 @@ def test_demo_measures_fits_live_stores_and_reports(tmp_path, capsys):
     assert abs(tau["value"] - 104.0) < 4 * tau["stderr"] + 1.0
     assert f"{tau['value']:.1f}" in out
     assert np.isfinite(fit["resolution_fs"]) and fit["resolution_fs"] < 60
+    # the goodness of fit and every warning of the stored fit, one line each, after the fit
+    lines = out.splitlines()
+    fitted = next(i for i, line in enumerate(lines) if line.startswith("redchi:"))
+    assert f"p = {fit['fit']['p_value']:.2g}" in lines[fitted]
+    assert lines[fitted + 1:fitted + 1 + len(fit["warnings"])] == [f"warning: {w}" for w in fit["warnings"]]
+    assert sum(line.startswith("warning:") for line in lines) == len(fit["warnings"])

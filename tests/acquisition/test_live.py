@@ -5,7 +5,7 @@ import pytest
 
 from femtospin import analysis
 from femtospin.acquisition import LiveAnalysis, Session, load_run, sim_profile
-from femtospin.acquisition._live import complete_rows
+from femtospin.acquisition._live import _plot_spin_current, complete_rows, report_lines
 from femtospin.plans import delay_grid, field_loop, thz_emission
 
 DELAYS = delay_grid(-1000.0, 2000.0, 20.0)
@@ -77,6 +77,17 @@ def test_the_fits_are_stored_with_the_run_and_the_report_written(tmp_path):
     assert session.live.state.report.read_bytes()[:4] == b"\x89PNG"
     # the analysis run does not shadow the measured run when looked up by prefix
     assert load_run(uid[:8], tmp_path / "d").uid == uid
+    # the report's j_s carries its noise band
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    _plot_spin_current(ax, [live], live.result)
+    dec = live.result.deconvolution
+    (band,) = ax.collections
+    y, scale = band.get_paths()[0].vertices[:, 1], np.abs(dec.field).max()
+    assert y.max() == pytest.approx((dec.field + dec.stderr).max() / scale)
+    assert y.min() == pytest.approx((dec.field - dec.stderr).min() / scale)
+    assert "1σ noise" in ax.get_title()
 
 
 def test_single_delay_plans_are_not_fitted(tmp_path):
@@ -108,3 +119,51 @@ def test_live_figure_draws_the_newest_fit(tmp_path, monkeypatch):
     assert len(live_figure.raw.lines) == 2  # +M and −M
     assert "tau_es_fs" in live_figure.fit.get_title()
     assert live_figure.fit.lines[1].get_ydata().size == DELAYS.size
+
+
+def test_overloaded_points_are_left_out_and_sweeps_and_power_reach_the_analysis(tmp_path):
+    """A lock-in range below the ±M peaks: the clipped readings are named and kept out of the live fit."""
+    t = _table(seed=3)
+    t.lockin.sensitivity.put(1.6e-3)  # the peaks reach ≈ 2 mV
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return analysis.analyze(*args, **kwargs)
+
+    session = Session(t, tmp_path, live=True)
+    session.live._analyze = spy
+    (uid,) = session.run(thz_emission(t.lockin, t.stage, delay_grid(-1000.0, 1000.0, 20.0), magnet=t.magnet,
+                                      power_meter=t.power_meter, magnetization=(1, -1), repeats=2))
+    assert session.live.wait(30)
+    data = load_run(uid, tmp_path).table()
+    overloaded = int(data["lockin_overload"].sum())
+    assert overloaded > 0
+    # the final fit got every row with its sweep, overload flag and pump power
+    args, kwargs = calls[-1]
+    np.testing.assert_array_equal(args[0], data["stage_delay"])
+    np.testing.assert_array_equal(kwargs["repeat"], data["repeat"])
+    np.testing.assert_array_equal(kwargs["overload"], data["lockin_overload"])
+    np.testing.assert_array_equal(kwargs["reference"], data["power_meter_power"])
+    (live,) = session.live.state.results
+    res = live.result
+    assert res.excluded == {"overloaded": overloaded}
+    assert any(w.startswith(f"{overloaded} overloaded lock-in reading(s) left out") for w in res.warnings)
+    assert res.noise.method == "repeats" and res.noise.n_sweeps == 2
+    tau = res.fit.params["tau_es_fs"]
+    assert abs(tau["value"] - 104.0) < 3 * tau["stderr"] and res.fit.redchi < 1.5
+    # fitted as data, the clipped readings would have made a confident wrong fit
+    clipped = analysis.analyze(*args, **{**kwargs, "overload": None})
+    assert clipped.fit.redchi > 3 and not clipped.excluded
+    (stored,) = load_run(uid, tmp_path).fits()
+    assert stored["excluded"] == {"overloaded": overloaded} and stored["warnings"] == res.warnings
+    # the report says what was fixed and why, how good the fit is, and every warning
+    text = "\n".join(report_lines(session.live.state))
+    assert "fixed by materials table, sample CoFeB(5)|Pt(3):\n  tau_ep_fs = 350, R = 0.1" in text
+    assert "fixed by the run's pump duration (start document):\n  resolution_fwhm_fs = 40" in text
+    fit = res.fit
+    assert f"redchi {fit.redchi:.3g} (chi2 {fit.chi2:.1f} / {fit.dof} dof, p = {fit.p_value:.2g})" in text
+    assert "noise from repeats (2 sweeps)" in text
+    flat = " ".join(text.split())
+    assert all(" ".join(w.split()) in flat for w in res.warnings)
+

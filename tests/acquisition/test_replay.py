@@ -8,7 +8,7 @@ import pytest
 from femtospin.acquisition import load_run, main
 
 RUN = ["run", "thz_emission", "--profile", "sim:fast", "--seed", "1", "--no-progress", "--lockin-tau", "0.003",
-       "--delays", "-700:1100:40", "--magnetization", "1,-1", "--angles", "0,180"]
+       "--delays", "-1000:1100:40", "--magnetization", "1,-1", "--angles", "0,180"]
 
 
 def uid_of(out: str, prefix: str = "run uid:") -> str:

@@ -25,7 +25,7 @@ from femtospin.plans import PLANS
 
 READY = "femtospin serve: RE manager at "
 POLL = {"status_polling_period": 0.1, "status_expiration_period": 0.05}  # the client's waits see changes sooner
-DELAYS = np.arange(-1000.0, 1001.0, 50.0).tolist()  # 41 delays, 10 well before the pulse: the live fit runs
+DELAYS = np.arange(-1100.0, 1001.0, 50.0).tolist()  # 43 delays, with the baseline the live fit needs
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,8 @@ def _run_with_memory(session, table, delays, **kwargs):
 
 def test_stored_run_reads_back_every_field_and_the_metadata(fast_table, session_factory):
     session = session_factory(fast_table, operator="tester")
-    uid, docs = _run_with_memory(session, fast_table, delay_grid(-100, 300, 20), magnet=fast_table.magnet,
+    delays = delay_grid(-900, 300, 20)
+    uid, docs = _run_with_memory(session, fast_table, delays, magnet=fast_table.magnet,
                                  magnetization=(1, -1), md={"purpose": "storage test"})
     run = load_run(uid[:8], session.data_dir)  # a unique prefix is enough
     start = next(d for n, d in docs if n == "start")
@@ -34,7 +35,7 @@ def test_stored_run_reads_back_every_field_and_the_metadata(fast_table, session_
     assert run.start["detection"]["crystal"] == "gap250"
     assert run.stop["exit_status"] == "success"
     table = run.table("primary")
-    assert len(table["seq_num"]) == len(events) == 42
+    assert len(table["seq_num"]) == len(events) == 2 * len(delays)
     for key in events[0]["data"]:
         assert np.allclose(table[key], [e["data"][key] for e in events]), key
     assert {"stage_delay", "stage_encoder_mm", "lockin_x", "lockin_y", "lockin_r", "lockin_theta",
@@ -98,7 +99,7 @@ CHILD = textwrap.dedent(
             print("event", doc["seq_num"], flush=True)
 
     session.RE.subscribe(report)   # after the writer: a reported event is already stored
-    session.run(delay_scan(table.lockin, table.stage, delay_grid(-500, 5000, 5)))
+    session.run(delay_scan(table.lockin, table.stage, delay_grid(-700, 5000, 5)))
     """
 )
 

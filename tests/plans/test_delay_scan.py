@@ -24,7 +24,7 @@ def test_waits_the_computed_settling_time(fast_table, session_factory, tau, slop
 
 def test_settled_readings_follow_the_physics(quiet_table, session_factory):
     session = session_factory(quiet_table)
-    delays = delay_grid(-300.0, 600.0, 30.0)
+    delays = delay_grid(-900.0, 600.0, 30.0)  # the baseline the analysis needs
     (uid,) = session.run(delay_scan(quiet_table.lockin, quiet_table.stage, delays))
     from femtospin.acquisition import load_run
 
@@ -39,7 +39,7 @@ def test_settled_readings_follow_the_physics(quiet_table, session_factory):
 
 def test_plus_minus_magnetization_events_carry_condition(fast_table, session_factory):
     session = session_factory(fast_table)
-    delays = delay_grid(-200.0, 400.0, 20.0)
+    delays = delay_grid(-1000.0, 400.0, 20.0)
     (uid,) = session.run(delay_scan(fast_table.lockin, fast_table.stage, delays, magnet=fast_table.magnet,
                                     magnetization=(1, -1)))
     from femtospin.acquisition import load_run
@@ -120,7 +120,7 @@ def test_failure_mid_run_leaves_the_table_safe_and_the_run_closed(fast_table, se
     session.RE.subscribe(fail_on_fifth)
     session.RE.ignore_callback_exceptions = False
     with pytest.raises(_Boom):
-        session.run(delay_scan(fast_table.lockin, fast_table.stage, delay_grid(0, 500, 10),
+        session.run(delay_scan(fast_table.lockin, fast_table.stage, delay_grid(-800, 500, 10),
                                magnet=fast_table.magnet, magnetization=(1, -1), field_mT=5.0))
     assert events  # the fault came mid-sweep, with the field on
     assert fast_table.sim.field_mT == 0.0
@@ -140,7 +140,7 @@ def test_plain_run_engine_attached_to_a_fast_table_reads_settled_values(quiet_ta
     quiet_table.attach(RE)
     rows = []
     RE.subscribe(lambda name, doc: rows.append(doc["data"]) if name == "event" else None)
-    RE(delay_scan(quiet_table.lockin, quiet_table.stage, delay_grid(-200.0, 400.0, 40.0)))
+    RE(delay_scan(quiet_table.lockin, quiet_table.stage, delay_grid(-1000.0, 400.0, 40.0)))
     x = np.array([r["lockin_x"] for r in rows])
     expected = quiet_table.sim.waveform(np.array([r["stage_delay"] for r in rows]))
     assert np.max(np.abs(x - expected)) < 0.01 * np.abs(expected).max()

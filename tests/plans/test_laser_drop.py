@@ -13,7 +13,7 @@ def test_no_point_recorded_during_a_dropout_and_every_point_measured(fast_table,
     threshold = session.laser.threshold_W
     seen = []
     t.power_meter.power.subscribe(lambda value, **kw: seen.append(value), run=False)
-    delays = delay_grid(-400.0, 800.0, 40.0)
+    delays = delay_grid(-1000.0, 800.0, 40.0)
     t.sim.inject_dropout(after_s=12.0, duration_s=25.0)  # within the first sweep (≈ 1 s per point)
     (uid,) = session.run(thz_emission(t.lockin, t.stage, delays, magnet=t.magnet, power_meter=t.power_meter,
                                       magnetization=(1, -1)))

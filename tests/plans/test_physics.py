@@ -9,7 +9,7 @@ from femtospin.acquisition import Session, load_run, sim_profile
 from femtospin.plans import delay_grid, field_loop, find_time_zero, qwp_sweep, temperature_series, thz_emission
 from femtospin.sim_devices import Noise, get_sample
 
-DELAYS = delay_grid(-300.0, 900.0, 30.0)
+DELAYS = delay_grid(-900.0, 900.0, 30.0)  # with the baseline the analysis needs
 
 
 def _run(table, plan, tmp_path):
