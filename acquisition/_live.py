@@ -85,6 +85,7 @@ def analysis_options(start: dict) -> dict | None:
     fwhm = (start.get("pump") or {}).get("fwhm_fs")
     if fwhm:
         options["fix"] = {"resolution_fwhm_fs": float(fwhm)}
+        options["fix_sources"] = FIX_SOURCES
     nominal = (start.get("laser") or {}).get("nominal_W")
     if nominal:
         options["reference_level"] = float(nominal)
@@ -264,7 +265,6 @@ class LiveAnalysis:
             group = dict(zip(slow, g))
             try:
                 res = self._analyze(d, s, conds or None, **extra, **self._options)
-                credit_fixed(res, self._options.get("fix") or {})
                 results.append(GroupResult(group, int(d.size), res))
             except Exception as exc:  # noqa: BLE001 — a fit that cannot run yet is reported, never raised
                 results.append(GroupResult(group, int(d.size), None, f"{type(exc).__name__}: {exc}"))
@@ -303,16 +303,6 @@ def warning_lines(group: dict, result: analysis.AnalysisResult | None) -> list[s
         return []
     head = label(group)
     return [f"warning: {head + ': ' if head else ''}{w}" for w in result.warnings]
-
-
-def credit_fixed(result: analysis.AnalysisResult, fixed: dict) -> None:
-    """Say where the values the live fit fixed came from; ``analyze`` credits every ``fix`` to ``--fix``."""
-    if result.fit is None:
-        return
-    for name in fixed:
-        p = result.fit.params.get(name)
-        if p is not None and p.get("source") == "--fix" and name in FIX_SOURCES:
-            p["source"] = FIX_SOURCES[name]
 
 
 def label(group: dict) -> str:

@@ -143,8 +143,9 @@ def sampled_operator(t_h: np.ndarray, h: np.ndarray, n: int, dt_fs: float, rtol:
     f = np.fft.rfftfreq(nfft, dt_fs)
     if abs(step - dt_fs) > rtol * dt_fs:
         # another step: h's own spectrum (Σ h_k e^{−2πi f t_k} does not depend on the step), band-limited
-        # to what its samples hold, so a coarser h is interpolated, not aliased
-        nyquist = 0.5 / step
+        # to what both grids hold: a coarser h is interpolated, not aliased, and a finer one loses what the
+        # data's grid cannot carry without ringing through the whole record
+        nyquist = 0.5 / max(step, dt_fs)
         taper = np.clip((nyquist - f) / (0.1 * nyquist), 0.0, 1.0)
         H = response_from_samples(t_h, h, f * 1e3) * np.sin(0.5 * np.pi * taper) ** 2
         return Response.build(n, dt_fs, nfft, H)

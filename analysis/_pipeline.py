@@ -244,8 +244,8 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
             reference: np.ndarray | None = None, reference_level: float | None = None,
             sample: str | None = None, detector: str | None = "gap250",
             transfer: tuple[np.ndarray, np.ndarray] | None = None, probe_fwhm_fs: float = 20.0,
-            model: str | None = None, fix: dict[str, float] | None = None, free: tuple[str, ...] = (),
-            component: str | None = None,
+            model: str | None = None, fix: dict[str, float] | None = None, fix_sources: dict[str, str] | None = None,
+            free: tuple[str, ...] = (), component: str | None = None,
             noise_before_fs: float | None = None, support_margin_fs: float | None = None,
             lam: float | None = None) -> AnalysisResult:
     """Analyze one composite THz-emission measurement.
@@ -278,6 +278,8 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
         only); default the sample's, else ``spin-voltage``.
     fix : dict, optional
         ``{param: value}`` held fixed (overrides the sample's values).
+    fix_sources : dict, optional
+        Where a ``fix`` value came from (default ``"--fix"``), as the output reports it.
     free : sequence of str, optional
         Parameters the sample would hold fixed that are fitted instead.
     component : str, optional
@@ -319,8 +321,8 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
         wanted = fallback
     name = wanted or next(c for c in PREFERENCE if c in comps)
     if physics is None and component is None and name == "minus_angle":
-        warnings.append("no sample given: fitted S− (j_s of an F|N stack); a single ferromagnet is read through "
-                        "S+ — give --sample")
+        warnings.append("no sample stack the materials table knows: fitted S− (j_s of an F|N stack) with every "
+                        "model parameter free; a single ferromagnet is read through S+")
     comp = comps[name]
     t = comp.delay_fs
     if t.size < MIN_DELAYS:
@@ -333,7 +335,7 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
         fix_all.update(held)
         sources.update(dict.fromkeys(held, physics.source))
     for k, v in (fix or {}).items():
-        fix_all[k], sources[k] = float(v), "--fix"
+        fix_all[k], sources[k] = float(v), (fix_sources or {}).get(k, "--fix")
     fwhm = float(fix_all.get("resolution_fwhm_fs", DEFAULT_FWHM_FS))
     if model != "none" and "resolution_fwhm_fs" not in fix_all and "resolution_fwhm_fs" in get_model(model).params:
         fix_all["resolution_fwhm_fs"], sources["resolution_fwhm_fs"] = fwhm, "default: pump–probe resolution"
