@@ -9,8 +9,9 @@ from ._deconvolution import (
     Deconvolution,
     Response,
     deconvolve,
-    kernel_fwhm,
     detector_operator,
+    kernel_fwhm,
+    penalty,
     resolution_kernel,
     sampled_operator,
 )
@@ -117,6 +118,7 @@ __all__ = [
     "kernel_fwhm",
     "noise_bandwidth",
     "parse_stack",
+    "penalty",
     "resolution_kernel",
     "response_for",
     "response_from_samples",

@@ -342,7 +342,7 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
     before = noise_before_fs if noise_before_fs is not None else \
         float(t[np.argmax(np.abs(comp.value))]) - precursor_fs(op) - 0.5 * BASELINE_GAP_FS
     noise = estimate_noise(comp, avg, samp, f_max_thz=signal_band_thz(op, fwhm, samp.dt_fs), before_fs=before,
-                           repeats=sorted(set(np.asarray(rep).tolist())) if rep is not None else None)
+                           repeats=np.unique(rep).tolist() if rep is not None else None)
     warnings.extend(noise.warnings)
     if reference is None and model != "none":
         warnings.append("no pump-power reference: laser drift slower than the run is not in the amplitude error")

@@ -207,7 +207,7 @@ def average_conditions(delay_fs: np.ndarray, signal: np.ndarray, conditions: dic
     grid, point = delay_points(d)
     key_rows = np.column_stack(cols) if cols else np.zeros((d.size, 0))
     groups, sweeps = {}, {}
-    for key in sorted({tuple(row) for row in key_rows.tolist()}):
+    for key in sorted(tuple(float(v) for v in row) for row in np.unique(key_rows, axis=0)):
         sel = np.all(key_rows == np.asarray(key), axis=1) if names else np.ones(d.size, bool)
         idx = point[sel]
         rank = _sweep_rank(idx, rep[sel])

@@ -9,8 +9,8 @@ components, the noise model from the sweeps' scatter, the forward-model fit
 through the sampling operator, λ by the discrepancy principle, the causal
 deconvolution with its resolution kernel, noise band and step response);
 ``naive_ms`` is ``scipy.linalg.lstsq`` of the dense sampled convolution matrix
-P·K stacked with √λ·I (same λ, same internal grid, no causal support), same
-data, same run. Last line: ``analysis_ms=… naive_ms=… speedup=…``.
+P·K stacked with the same roughness penalty (same λ, same internal grid, no
+causal support), same data, same run. Last line: ``analysis_ms=… naive_ms=… speedup=…``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import time
 import numpy as np
 from scipy.linalg import lstsq, toeplitz
 
-from femtospin.analysis import analyze, detector_operator, impulse_response, sampling, spin_voltage
+from femtospin.analysis import analyze, detector_operator, impulse_response, penalty, sampling, spin_voltage
 
 TAU_ES, TAU_EP, R = 104.0, 350.0, 0.1
 
@@ -65,15 +65,20 @@ def run(data: dict):
 
 
 def naive(result, lam: float) -> np.ndarray:
-    """Dense Tikhonov inversion on the same internal grid: lstsq of [P·K; √λ I] E = [S; 0]."""
+    """Dense inversion on the same internal grid with the same roughness penalty, no causal support:
+    lstsq of [P·K; √(λ/c)·D] E = [S; 0], D the first difference, c its gain at the detector's peak."""
     comp = result.components[result.component]
     samp = sampling(comp.delay_fs)
     n, dt = samp.n, samp.dt_fs
     _, h = impulse_response("gap250", dt, 2 * n)
     col, row = h[n:2 * n], h[n::-1][:n]  # lags 0 … n−1 and 0 … −(n−1)
     PK = samp.matrix @ toeplitz(col, row)
-    A = np.vstack([PK, np.sqrt(lam) * np.eye(n)])
-    return lstsq(A, np.concatenate([comp.value, np.zeros(n)]), lapack_driver="gelsd")[0]
+    op = detector_operator("gap250", n, dt)
+    D = (np.eye(n) - np.eye(n, k=-1))[1:]
+    c = 4.0 / float(penalty(op)[-1])  # the penalty spectrum is |D(f)|²/c, and |D|² = 4 at Nyquist
+    A = np.vstack([PK, np.sqrt(lam / c) * D])
+    return lstsq(A, np.concatenate([comp.value, np.zeros(n - 1)]), lapack_driver="gelsd")[0]
+
 
 
 def main() -> None:
