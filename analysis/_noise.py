@@ -85,10 +85,11 @@ class NoiseModel:
     drift_shift_var_fs2: float = 0.0
     warnings: list = field(default_factory=list)
     basis: np.ndarray | None = field(default=None, repr=False)  # per-sweep variance columns (Σc², Σc²μ², Σc²μ'²)
+    dof: float = float("inf")  # degrees of freedom the noise level was measured with (NaN: from the fit itself)
 
     def to_dict(self) -> dict:
         return {"sigma_alpha": self.sigma_alpha, "sigma_beta": self.sigma_beta, "sigma_tau_fs": self.sigma_tau_fs,
-                "method": self.method, "sweeps": self.n_sweeps,
+                "method": self.method, "sweeps": self.n_sweeps, "dof": self.dof,
                 "baseline_sigma": self.baseline_sigma if np.isfinite(self.baseline_sigma) else None}
 
 
@@ -256,19 +257,22 @@ def estimate_noise(comp: Component, avg: ConditionAverages, samp: Sampling, *, f
         drift = [{"repeat": int(r), "amplitude": float(1 + gi), "shift_fs": float(si)}
                  for r, gi, si in zip(labels, g, s)]
         return NoiseModel(float(np.sqrt(a)), float(np.sqrt(b)), float(np.sqrt(c)), "repeats",
-                          np.sqrt(var_sweep / R), R, base, drift, drift_g / R, drift_s / R, warnings, basis)
+                          np.sqrt(var_sweep / R), R, base, drift, drift_g / R, drift_s / R, warnings, basis,
+                          float((R - 1) * t.size - 2 * R - 3))
     # a single sweep: the additive part from the baseline (where nothing else is), the rest from above the band
     if not np.isfinite(base):
         warnings.append(f"one sweep and no baseline before {before_fs:.0f} fs: the noise is taken from the fit's own "
                         f"residuals, so redchi ≈ 1 by construction and cannot judge the model; start the scan "
                         f"earlier or repeat the sweep")
         return NoiseModel(np.nan, np.nan, np.nan, "residuals", np.full(t.size, np.nan), 1, base, [], 0.0, 0.0,
-                          warnings, basis)
+                          warnings, basis, float("nan"))
     a = base**2 / max(float(basis[:, 0].mean()), 1e-300)
+    dof = float(np.sum(t < before_fs) - 1)
     idx, squares = high_pass_squares(t, y, f_max_thz)
     if idx.size >= MIN_HIGH_PASS:
         b, c = _variance_fit(basis[idx, 1:], squares, known=a * basis[idx, 0])
         method = "high-pass"
+        dof = min(dof, float(idx.size - 2))
     else:
         b = c = 0.0
         method = "baseline"
@@ -276,7 +280,7 @@ def estimate_noise(comp: Component, avg: ConditionAverages, samp: Sampling, *, f
                         "baseline's only, so redchi near the peak may exceed 1; repeat the sweep")
     var = basis @ np.array([a, b, c])
     return NoiseModel(float(np.sqrt(a)), float(np.sqrt(b)), float(np.sqrt(c)), method, np.sqrt(var), 1,
-                      base, [], 0.0, 0.0, warnings, basis)
+                      base, [], 0.0, 0.0, warnings, basis, dof)
 
 
 def from_residuals(noise: NoiseModel, squares: np.ndarray) -> NoiseModel:
@@ -284,4 +288,4 @@ def from_residuals(noise: NoiseModel, squares: np.ndarray) -> NoiseModel:
     a, b, c = _variance_fit(noise.basis, squares)
     var = noise.basis @ np.array([a, b, c])
     return NoiseModel(float(np.sqrt(a)), float(np.sqrt(b)), float(np.sqrt(c)), "residuals", np.sqrt(var), 1,
-                      noise.baseline_sigma, [], 0.0, 0.0, noise.warnings, noise.basis)
+                      noise.baseline_sigma, [], 0.0, 0.0, noise.warnings, noise.basis, float("nan"))

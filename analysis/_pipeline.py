@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.fft import irfft, rfftfreq
+from scipy.special import fdtrc
 
 from ._deconvolution import (
     SLOW_WINDOW_FS,
@@ -354,6 +355,7 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
                                  sources=sources)
             noise = from_residuals(noise, (comp.value - first.best_fit) ** 2)
         fit = fit_waveform(samp, comp.value, model, response=op, sigma=noise.sigma, fix=fix_all, sources=sources)
+        fit.p_value = _p_value(fit, noise)
         _add_drift(fit, noise)
         t0 = fit.value("t0_fs")
         shape = get_model(model).shape
@@ -405,6 +407,17 @@ def _slow_part_lost(dec: Deconvolution, fit: FitResult | None, samp: Sampling, m
     if loss < SLOW_LOSS_MAX:
         return None
     return f", so its level there is low by ≈ {loss:.0%} of the peak"
+
+
+def _p_value(fit: FitResult, noise: NoiseModel) -> float:
+    """Probability of a redchi this large if the model were right, given how well the noise is known.
+
+    The noise level is itself measured (with ``noise.dof`` degrees of freedom), so redchi
+    follows F(dof, noise dof), not χ²/dof; from the fit's own residuals it judges nothing.
+    """
+    if not np.isfinite(noise.dof):
+        return float("nan") if np.isnan(noise.dof) else fit.p_value
+    return float(fdtrc(fit.dof, max(noise.dof, 1.0), fit.redchi))
 
 
 def _at_bound(model: str, name: str, value: float) -> bool:
