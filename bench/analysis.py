@@ -17,14 +17,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy.linalg import lstsq, toeplitz
 
-from femtospin.analysis import analyze, detector_operator, impulse_response, penalty, sampling, spin_voltage
+from femtospin.analysis import analyze, detector_operator, impulse_response, penalty, sampling
 
-TAU_ES, TAU_EP, R = 104.0, 350.0, 0.1
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from analysis.simdata import synthetic_sweeps  # noqa: E402  (the tests' synthetic measurement)
+
+TAU_ES = 104.0
 
 
 def delays(n: int) -> np.ndarray:
@@ -37,26 +42,8 @@ def delays(n: int) -> np.ndarray:
 
 
 def rows(n: int, sweeps: int = 2, seed: int = 0) -> dict[str, np.ndarray]:
-    """Long-format rows of ±M sweeps over ``n`` non-uniform delays, with the simulator's noise model."""
-    d = delays(n)
-    samp = sampling(d)
-    op = detector_operator("gap250", samp.n, samp.dt_fs)
-    src = spin_voltage(samp.grid[0] + samp.dt_fs * np.arange(samp.n + op.n_ext), TAU_ES, TAU_EP, R, fwhm=40.0)
-    s_grid = op.convolve(src)
-    s_grid *= 2e-3 / np.abs(s_grid).max()
-    mu = samp.sample(s_grid)
-    slope = samp.sample(np.gradient(s_grid, samp.dt_fs))
-    rng = np.random.default_rng(seed)
-    out = {k: [] for k in ("delay_fs", "signal", "magnetization", "repeat")}
-    for r in range(sweeps):
-        for m in (1, -1):
-            gain = 1.0 + 0.01 * rng.standard_normal()
-            sigma = np.sqrt(3e-6**2 + (0.005 * mu) ** 2 + (0.3 * slope) ** 2)
-            out["delay_fs"].append(d)
-            out["signal"].append(m * gain * mu + sigma * rng.standard_normal(d.size))
-            out["magnetization"].append(np.full(d.size, m))
-            out["repeat"].append(np.full(d.size, r))
-    return {k: np.concatenate(v) for k, v in out.items()}
+    """Long-format rows of ±M sweeps over ``n`` non-uniform delays, the simulator's noise, 1 % drift per sweep."""
+    return synthetic_sweeps(delays(n), sweeps=sweeps, seed=seed, peak_V=2e-3, additive_V=3e-6, gain_rms=0.01)
 
 
 def run(data: dict):

@@ -3,36 +3,18 @@
 import numpy as np
 import pytest
 
-from femtospin.analysis import analyze, detector_operator, sampling, spin_voltage
+from femtospin.analysis import analyze
 
+from .simdata import synthetic_sweeps
 from .test_accuracy import fine_grid
 
 DELAYS = fine_grid(-1000.0, 2500.0, 20.0, (-200.0, 500.0, 5.0))
 
 
-def synthetic(second=0.0, snr=100.0, sweeps=3, seed=0, gains=None, overload_above=None):
-    """±M sweeps of a CoFeB|Pt-like spin current through GaP, plus ``second`` × a copy delayed by 250 fs,
-    with white noise at peak/snr and the simulator's amplitude and jitter noise."""
-    samp = sampling(DELAYS)
-    op = detector_operator("gap250", samp.n, samp.dt_fs)
-    t_src = samp.grid[0] + samp.dt_fs * np.arange(samp.n + op.n_ext)
-    src = spin_voltage(t_src, 104.0, 350.0, 0.1, fwhm=40.0)
-    src = src + second * spin_voltage(t_src - 250.0, 104.0, 350.0, 0.1, fwhm=40.0)
-    s_grid = op.convolve(src)
-    s_grid *= 1e-3 / np.abs(s_grid).max()
-    mu = samp.sample(s_grid)
-    slope = samp.sample(np.gradient(s_grid, samp.dt_fs))
-    rng = np.random.default_rng(seed)
-    rows = {k: [] for k in ("delay_fs", "signal", "magnetization", "repeat")}
-    for r in range(sweeps):
-        for m in (1, -1):
-            gain = 1.0 if gains is None else gains[r]
-            sigma = np.sqrt((1e-3 / snr) ** 2 + (0.005 * mu) ** 2 + (0.3 * slope) ** 2)
-            rows["delay_fs"].append(DELAYS)
-            rows["signal"].append(m * gain * mu + sigma * rng.standard_normal(DELAYS.size))
-            rows["magnetization"].append(np.full(DELAYS.size, m))
-            rows["repeat"].append(np.full(DELAYS.size, r))
-    return {k: np.concatenate(v) for k, v in rows.items()}
+def synthetic(second=0.0, snr=100.0, sweeps=3, seed=0, gains=None):
+    """±M sweeps with white noise at peak/snr (plus amplitude and jitter noise) and ``second`` × a copy
+    delayed by 250 fs."""
+    return synthetic_sweeps(DELAYS, sweeps=sweeps, seed=seed, additive_V=1e-3 / snr, second=second, gains=gains)
 
 
 def fit(rows, **options):
