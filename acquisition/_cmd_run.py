@@ -5,20 +5,22 @@ from __future__ import annotations
 import argparse
 import inspect
 import sys
+import traceback
 from dataclasses import dataclass
 
 from bluesky.utils import RunEngineInterrupted
 
-from femtospin.plans import PLANS, PlanArgumentError, delay_grid, device_error
+from femtospin.plans import PLANS, PlanArgumentError, UnsafeTableError, delay_grid, device_error
 
 from ._catalog import parse_catalog
 from ._cmd_catalog import catalog_option, data_dir_option
 from ._live import fit_line
 from ._profiles import Table, load_profile
 from ._session import Session, data_directory
-from ._storage import ANALYSIS_INFIX
 
 LIVE_TIMEOUT_S = 120.0  # the final fit of a long series still finishes well within this
+EXIT_UNSAFE = 3  # make_safe could not bring a device back: someone has to go to the table
+SAFE = "table left safe (field 0, heater at its safe setpoint, stage parked)"
 
 def _floats(text: str) -> list[float]:
     try:
@@ -114,6 +116,7 @@ def register(sub) -> None:
         catalog_option(p)
         p.add_argument("--laser-threshold", type=float, metavar="W", help="suspend below this pump power (W)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        debug_option(p)
         for param in _options(plan):
             arg = ARGS[param.name]
             required = param.default is inspect.Parameter.empty
@@ -148,6 +151,49 @@ def _duration(seconds: float) -> str:
     return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"
 
 
+def debug_option(parser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and library logs of a failure")
+
+
+def _uid(session: Session) -> str:
+    return session.uids[-1] if session.uids else "(none started)"
+
+
+def unsafe_error(exc: BaseException | None) -> UnsafeTableError | None:
+    """The :class:`UnsafeTableError` behind ``exc``, if any: another failure may have come first or after."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, UnsafeTableError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def interrupted(session: Session) -> int:
+    """One line for a run a stop signal aborted; exit 128 + the signal's number (130 for Ctrl-C)."""
+    print(f"run {_uid(session)} aborted by {session.interrupted_by}; {SAFE}", file=sys.stderr)
+    return 128 + (session.signals.received or 2)
+
+
+def failed(session: Session, exc: BaseException, debug: bool) -> int:
+    """One line per unsafe device, one for the run and where its data is; exit 3 if the table is unsafe, else 1."""
+    if debug:
+        traceback.print_exception(exc)
+    unsafe = unsafe_error(exc)
+    for device in unsafe.devices if unsafe is not None else ():
+        print(device, file=sys.stderr)
+    if session.signals.received is not None:
+        print(f"run {_uid(session)} aborted by {session.interrupted_by}", file=sys.stderr)
+    else:
+        cause = exc.__context__ if exc is unsafe else exc  # what failed before make_safe did
+        what = device_error(cause) if cause is not None else "the table could not be made safe"
+        print(f"run {_uid(session)} failed: {what}" + ("" if unsafe is not None else f"; {SAFE}"), file=sys.stderr)
+    if session.uids:
+        print(f"data recorded before the failure: {session.writer.path(session.uids[-1])}", file=sys.stderr)
+    return EXIT_UNSAFE if unsafe is not None else 1
+
+
 def _run(args) -> int:
     options = {k: v for k, v in (("sample", args.sample), ("seed", args.seed)) if v is not None}
     try:
@@ -170,14 +216,9 @@ def _run(args) -> int:
     try:
         uids = session.run(measurement)
     except RunEngineInterrupted:
-        print("interrupted: run aborted, table left safe", file=sys.stderr)
-        return 130
+        return interrupted(session)
     except Exception as exc:  # noqa: BLE001 — any failure: say what and where the data is, exit non-zero
-        print(f"run failed: {device_error(exc)}", file=sys.stderr)
-        runs = [p for p in session.data_dir.glob("*.jsonl") if ANALYSIS_INFIX not in p.name]
-        for path in sorted(runs, key=lambda p: p.stat().st_mtime)[-1:]:
-            print(f"data recorded before the failure: {path}", file=sys.stderr)
-        return 1
+        return failed(session, exc, args.debug)
     for uid in uids:
         print(f"run uid: {uid}")
         print(f"data:    {session.writer.path(uid)}")

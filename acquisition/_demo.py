@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from femtospin.plans import delay_grid, thz_emission
+from femtospin.plans import Measurement, delay_grid, thz_emission
 
 from ._profiles import sim_profile
 from ._session import Session
@@ -26,6 +26,14 @@ class DemoResult:
 def run_demo(*, fast: bool = False, data_dir=None, out_dir=None, progress: bool = True,
              step_fs: float = 25.0, catalog=None) -> DemoResult:
     """Measure ±M × 0°/180° with the live fit, then read the run and its fit back from storage."""
+    session, plan = demo_session(fast=fast, data_dir=data_dir, out_dir=out_dir, progress=progress, step_fs=step_fs,
+                                 catalog=catalog)
+    return measure_demo(session, plan)
+
+
+def demo_session(*, fast: bool = False, data_dir=None, out_dir=None, progress: bool = True, step_fs: float = 25.0,
+                 catalog=None) -> tuple[Session, Measurement]:
+    """The demo's session on the simulated table and its plan, not yet run."""
     table = sim_profile(DEMO_SAMPLE, fast=fast, seed=None)
     table.lockin.time_constant.put(0.01)
     table.lockin.sensitivity.put(0.005)
@@ -33,6 +41,11 @@ def run_demo(*, fast: bool = False, data_dir=None, out_dir=None, progress: bool 
     plan = thz_emission(table.lockin, table.stage, delay_grid(-1000.0, 3000.0, step_fs), magnet=table.magnet,
                         sample_rotation=table.sample_rotation, power_meter=table.power_meter,
                         magnetization=(1, -1), angles=(0.0, 180.0), md={"purpose": "demo"})
+    return session, plan
+
+
+def measure_demo(session: Session, plan: Measurement) -> DemoResult:
+    """Run the demo's plan; an interruption or failure propagates with the session's :attr:`~Session.uids`."""
     (uid,) = session.run(plan)
     if not session.live.wait(LIVE_TIMEOUT_S):
         raise RuntimeError(f"the live fit of run {uid} did not finish within {LIVE_TIMEOUT_S:g} s")

@@ -21,8 +21,10 @@ from ._plans import (
 )
 from ._stubs import (
     Measurement,
+    UnsafeDevice,
     UnsafeTableError,
     device_error,
+    last_known_state,
     lockin_settle_s,
     make_safe,
     prepare_state,
@@ -50,6 +52,7 @@ __all__ = [
     "Dimension",
     "Measurement",
     "PlanArgumentError",
+    "UnsafeDevice",
     "UnsafeTableError",
     "check_choices",
     "check_delays",
@@ -61,6 +64,7 @@ __all__ = [
     "field_loop",
     "find_time_zero",
     "fluence_series",
+    "last_known_state",
     "lockin_settle_s",
     "make_safe",
     "measure",
