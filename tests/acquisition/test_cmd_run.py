@@ -117,3 +117,29 @@ def test_broken_profile_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert err.endswith("table.yaml: roles.lockin: missing (write 'null' if the table has no such instrument)")
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_unsafe_table_is_one_prominent_line_and_exit_3(tmp_path, capsys, monkeypatch, debug):
+    from femtospin.acquisition import _cmd_run, sim_profile
+
+    def faulty_table(spec, **options):
+        table = sim_profile(fast=True, seed=1)
+        table.sim.inject_fault("magnet", "timeout", after_s=3.0)  # within the + sweep, at +10 mT
+        return table
+
+    monkeypatch.setattr(_cmd_run, "load_profile", faulty_table)
+    code = main(["run", "delay_scan", "--profile", "sim:fast", "--delays", "-300:600:30", "--magnetization", "1,-1",
+                 "--field-mT", "10", "--lockin-tau", "0.01", "--data-dir", str(tmp_path), "--no-progress",
+                 *(["--debug"] if debug else [])])
+    err = capsys.readouterr().err
+    assert code == _cmd_run.EXIT_UNSAFE == 3
+    lines = [line for line in err.splitlines() if not line.startswith(" ")]
+    assert "TABLE NOT SAFE: magnet at 10.0 mT — no reply within 3 s" in lines
+    assert any(line.startswith("run ") and line.endswith("failed: magnet: no reply within 3 s") for line in lines)
+    assert ("Traceback" in err) is debug
+    if not debug:
+        assert len(err.strip().splitlines()) == 3  # the unsafe device, the run, where its data is
+    (path,) = [p for p in tmp_path.glob("*.jsonl") if ".analysis." not in p.name]
+    end = load_run(path.stem, tmp_path).table("baseline")
+    assert end["stage_delay"][-1] == pytest.approx(-1000.0, abs=10.0)  # the others made safe and recorded
