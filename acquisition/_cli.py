@@ -37,7 +37,7 @@ def _demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="femtospin", description="Ultrafast spin-transport measurements.")
+    parser = _cmd_run.OneLineParser(prog="femtospin", description="Ultrafast spin-transport measurements.")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="measure CoFeB(5)|Pt(3) at ±M × 0°/180° on the simulated table, fitted live")
     demo.add_argument("--fast", action="store_true", help="accelerated simulated clock (skips every wait)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 import sys
 import traceback
 from dataclasses import dataclass
@@ -17,8 +18,10 @@ from ._cmd_catalog import catalog_option, data_dir_option
 from ._live import fit_line
 from ._profiles import Table, load_profile
 from ._session import Session, data_directory
+from ._watch import RESUME_FACTOR
 
 LIVE_TIMEOUT_S = 120.0  # the final fit of a long series still finishes well within this
+MAX_DURATION_S = 48 * 3600.0  # longer runs need --confirm-long
 EXIT_UNSAFE = 3  # make_safe could not bring a device back: someone has to go to the table
 SAFE = "table left safe (field 0, heater at its safe setpoint, stage parked)"
 
@@ -31,9 +34,38 @@ def _floats(text: str) -> list[float]:
 
 def _ints(text: str) -> list[int]:
     values = _floats(text)
-    if any(v != int(v) for v in values):
+    if any(not math.isfinite(v) or v != int(v) for v in values):
         raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers, e.g. 1,-1")
     return [int(v) for v in values]
+
+
+def _count(text: str) -> int:
+    """A whole number ≥ 1 (repeats)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number ≥ 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number ≥ 1")
+    return value
+
+
+def _seed(text: str) -> int:
+    """A noise seed: a whole number ≥ 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the noise seed is a whole number ≥ 0")
+    return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """A usage error is one line naming the argument (the full usage is in ``--help``)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _words(text: str) -> list[str]:
@@ -74,7 +106,7 @@ ARGS = {
     "temperatures": Arg(_floats, "K", "sample temperatures"),
     "spots": Arg(_floats, "mm", "spot positions of the translation stage"),
     "fluences": Arg(_floats, "mJ/cm²", "pump fluences"),
-    "repeats": Arg(int, "", "passes over the fast conditions"),
+    "repeats": Arg(_count, "", "passes over the fast conditions"),
     "interleave": Arg(str, "", "scan (a sweep per condition) or point (conditions cycled at each delay)"),
     "order": Arg(str, "", "abba (+ − − +, cancels linear drift) or cyclic (+ − + −)"),
     "fast": Arg(_words, "", "conditions interleaved inside each repeat"),
@@ -103,19 +135,21 @@ def register(sub) -> None:
     run = sub.add_parser("run", help="run a measurement plan on a table",
                          description="Run a measurement plan on a table; `femtospin run PLAN --help` lists its "
                                      "arguments with units.")
-    plans = run.add_subparsers(dest="plan", required=True, metavar="PLAN")
+    plans = run.add_subparsers(dest="plan", required=True, metavar="PLAN", parser_class=OneLineParser)
     for name, plan in PLANS.items():
         p = plans.add_parser(name, help=_summary(plan), description=inspect.getdoc(plan),
                              formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--profile", default="sim", help="sim, sim:fast or a profile file (default sim)")
         p.add_argument("--sample", help="simulated profiles only: the sample in the beam")
-        p.add_argument("--seed", type=int, help="simulated profiles only: noise seed")
+        p.add_argument("--seed", type=_seed, help="simulated profiles only: noise seed (≥ 0)")
         p.add_argument("--lockin-tau", type=float, metavar="S", help="lock-in time constant (s) for this run")
         p.add_argument("--fine", type=_range, metavar="LO:HI:STEP", help="finer delay grid near time zero (fs)")
         data_dir_option(p)
         catalog_option(p)
         p.add_argument("--laser-threshold", type=float, metavar="W", help="suspend below this pump power (W)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.add_argument("--confirm-long", action="store_true",
+                       help=f"run even if the estimated duration is over {MAX_DURATION_S / 3600:g} h")
         debug_option(p)
         for param in _options(plan):
             arg = ARGS[param.name]
@@ -194,16 +228,60 @@ def failed(session: Session, exc: BaseException, debug: bool) -> int:
     return EXIT_UNSAFE if unsafe is not None else 1
 
 
-def _run(args) -> int:
-    options = {k: v for k, v in (("sample", args.sample), ("seed", args.seed)) if v is not None}
+def check_laser_threshold(threshold_W: float, table: Table) -> None:
+    """Finite, > 0, and low enough that the pump power measured now keeps the run going.
+
+    A suspended run resumes above ``RESUME_FACTOR`` × threshold, so that must be
+    below the power too; otherwise the run would wait for a laser that is on.
+    """
+    if not (math.isfinite(threshold_W) and threshold_W > 0):
+        raise PlanArgumentError(f"laser-threshold: {threshold_W} W is outside the allowed range: finite and > 0 W")
+    if table.power_meter is None:
+        raise PlanArgumentError("laser-threshold: this table has no power meter")
     try:
-        if options and not args.profile.startswith("sim"):
-            raise PlanArgumentError("--sample/--seed: only for the simulated profiles sim and sim:fast")
-        catalog = parse_catalog(args.catalog, data_directory(args.data_dir))
-        table = load_profile(args.profile, **options)
+        power = float(table.power_meter.power.get())
+    except Exception as exc:  # noqa: BLE001 — a meter that does not answer: say so, nothing has moved
+        raise PlanArgumentError(f"laser-threshold: cannot read the pump power: {device_error(exc)}") from None
+    if not RESUME_FACTOR * threshold_W < power:
+        raise PlanArgumentError(f"laser-threshold: {threshold_W:g} W must be below the measured pump power "
+                                f"{power:.3g} W / {RESUME_FACTOR:g} = {power / RESUME_FACTOR:.3g} W "
+                                f"(a suspended run resumes at {RESUME_FACTOR:g} × threshold)")
+
+
+def check_duration(estimated_s: float, confirmed: bool) -> None:
+    """Runs longer than :data:`MAX_DURATION_S` only with ``--confirm-long``: a typo is not a week of beam time."""
+    if estimated_s > MAX_DURATION_S and not confirmed:
+        raise PlanArgumentError(f"estimated duration {_duration(estimated_s)} is over the limit of "
+                                f"{MAX_DURATION_S / 3600:g} h; check the arguments or add --confirm-long")
+
+
+def _prepare(args):
+    """Everything checked before anything moves or is written: the catalog, the table, the plan, its duration."""
+    options = {k: v for k, v in (("sample", args.sample), ("seed", args.seed)) if v is not None}
+    if options and not args.profile.startswith("sim"):
+        raise PlanArgumentError("--sample/--seed: only for the simulated profiles sim and sim:fast")
+    if args.lockin_tau is not None and not (math.isfinite(args.lockin_tau) and args.lockin_tau > 0):
+        raise PlanArgumentError(f"lockin-tau: {args.lockin_tau} s is outside the allowed range: finite and > 0 s")
+    catalog = parse_catalog(args.catalog, data_directory(args.data_dir))
+    table = load_profile(args.profile, **options)
+    if args.laser_threshold is not None:
+        check_laser_threshold(args.laser_threshold, table)
+    tau = table.lockin.time_constant.get()
+    try:
         if args.lockin_tau is not None:
             table.lockin.time_constant.put(args.lockin_tau)
         measurement = args.plan_function(**plan_kwargs(args.plan_function, table, args))
+        check_duration(measurement.estimated_s, args.confirm_long)
+    except Exception:
+        if args.lockin_tau is not None:  # a refused run leaves the lock-in as it found it
+            table.lockin.time_constant.put(tau)
+        raise
+    return catalog, table, measurement
+
+
+def _run(args) -> int:
+    try:
+        catalog, table, measurement = _prepare(args)
     except (PlanArgumentError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
