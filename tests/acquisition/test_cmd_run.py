@@ -176,7 +176,12 @@ BOUNDS = [
 ]
 
 
-@pytest.mark.parametrize("argv, message", BOUNDS, ids=[" ".join(a[1:3] + a[3:][-2:]) for a, _ in BOUNDS])
+def _bound_id(argv):
+    rest = [a for a in argv[3:] if a not in ("--catalog", "embedded")]
+    return " ".join([argv[0], *(rest or argv[1:3])])
+
+
+@pytest.mark.parametrize("argv, message", BOUNDS, ids=[_bound_id(a) for a, _ in BOUNDS])
 def test_out_of_bounds_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, argv, message):
     try:
         code = main(["run", argv[0], "--profile", "sim:fast", "--data-dir", str(tmp_path / "d"), "--no-progress",
