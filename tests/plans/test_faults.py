@@ -27,7 +27,8 @@ def test_fault_ends_run_with_device_named(fast_table, session_factory, device, k
         session.run(thz_emission(t.lockin, t.stage, DELAYS, magnet=t.magnet, sample_rotation=t.sample_rotation,
                                  magnetization=(1, -1), angles=(0.0, 180.0)))
     context = info.value.__context__
-    assert message in device_error(info.value) + repr(info.value) + repr(context) + (device_error(context) if context else "")
+    said = device_error(info.value) + repr(info.value) + repr(context) + (device_error(context) if context else "")
+    assert message in said
     # safe: field off; the stage parked unless it is the stuck one
     assert t.sim.field_mT == 0.0
     if device != "stage":
