@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 import sys
 
@@ -12,15 +13,23 @@ from ._session import data_directory
 
 
 def _demo(args) -> int:
-    from ._demo import run_demo, summary
+    from bluesky.utils import RunEngineInterrupted
+
+    from ._demo import demo_session, measure_demo, summary
 
     try:
         catalog = parse_catalog(args.catalog, data_directory(args.data_dir))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result = run_demo(fast=args.fast, data_dir=args.data_dir, out_dir=args.out, progress=not args.no_progress,
-                      catalog=catalog)
+    session, plan = demo_session(fast=args.fast, data_dir=args.data_dir, out_dir=args.out,
+                                 progress=not args.no_progress, catalog=catalog)
+    try:
+        result = measure_demo(session, plan)
+    except RunEngineInterrupted:
+        return _cmd_run.interrupted(session)
+    except Exception as exc:  # noqa: BLE001 — one line per failure, as `femtospin run`
+        return _cmd_run.failed(session, exc, args.debug)
     print(summary(result))
     if catalog is not None:
         print(f"catalog:    ingested in the background; `femtospin show {result.uid[:8]}` once it is in")
@@ -28,7 +37,7 @@ def _demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="femtospin", description="Ultrafast spin-transport measurements.")
+    parser = _cmd_run.OneLineParser(prog="femtospin", description="Ultrafast spin-transport measurements.")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="measure CoFeB(5)|Pt(3) at ±M × 0°/180° on the simulated table, fitted live")
     demo.add_argument("--fast", action="store_true", help="accelerated simulated clock (skips every wait)")
@@ -36,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cmd_catalog.catalog_option(demo)
     demo.add_argument("--out", help="where the report PNG goes (default: the data directory)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _cmd_run.debug_option(demo)
     demo.set_defaults(func=_demo)
     _cmd_run.register(sub)
     _cmd_analysis.register(sub)
@@ -58,8 +68,22 @@ def _attach_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+def _library_logs(debug: bool) -> None:
+    """Library log records (bluesky logs every aborted run with its traceback) only with ``--debug``.
+
+    Without a handler Python prints warnings and errors with their tracebacks to
+    stderr; a null handler on the root keeps them from the user, who gets one line.
+    """
+    root = logging.getLogger()
+    if debug:
+        logging.basicConfig(level=logging.WARNING)
+    elif not any(isinstance(h, logging.NullHandler) for h in root.handlers):
+        root.addHandler(logging.NullHandler())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
+    _library_logs(getattr(args, "debug", False))
     return args.func(args)
 
 

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 import sys
+import traceback
 from dataclasses import dataclass
 
 from bluesky.utils import RunEngineInterrupted
 
-from femtospin.plans import PLANS, PlanArgumentError, delay_grid, device_error
+from femtospin.plans import PLANS, PlanArgumentError, UnsafeTableError, delay_grid, device_error
 
 from ._catalog import parse_catalog
 from ._cmd_catalog import catalog_option, data_dir_option
 from ._live import fit_line, warning_lines
 from ._profiles import Table, load_profile
 from ._session import Session, data_directory
-from ._storage import ANALYSIS_INFIX
+from ._watch import RESUME_FACTOR
 
 LIVE_TIMEOUT_S = 120.0  # the final fit of a long series still finishes well within this
+MAX_DURATION_S = 48 * 3600.0  # longer runs need --confirm-long
+EXIT_UNSAFE = 3  # make_safe could not bring a device back: someone has to go to the table
+SAFE = "table left safe (field 0, heater at its safe setpoint, stage parked)"
 
 def _floats(text: str) -> list[float]:
     try:
@@ -29,9 +34,38 @@ def _floats(text: str) -> list[float]:
 
 def _ints(text: str) -> list[int]:
     values = _floats(text)
-    if any(v != int(v) for v in values):
+    if any(not math.isfinite(v) or v != int(v) for v in values):
         raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers, e.g. 1,-1")
     return [int(v) for v in values]
+
+
+def _count(text: str) -> int:
+    """A whole number ≥ 1 (repeats)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number ≥ 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number ≥ 1")
+    return value
+
+
+def _seed(text: str) -> int:
+    """A noise seed: a whole number ≥ 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the noise seed is a whole number ≥ 0")
+    return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """A usage error is one line naming the argument (the full usage is in ``--help``)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _words(text: str) -> list[str]:
@@ -72,7 +106,7 @@ ARGS = {
     "temperatures": Arg(_floats, "K", "sample temperatures"),
     "spots": Arg(_floats, "mm", "spot positions of the translation stage"),
     "fluences": Arg(_floats, "mJ/cm²", "pump fluences"),
-    "repeats": Arg(int, "", "passes over the fast conditions"),
+    "repeats": Arg(_count, "", "passes over the fast conditions"),
     "interleave": Arg(str, "", "scan (a sweep per condition) or point (conditions cycled at each delay)"),
     "order": Arg(str, "", "abba (+ − − +, cancels linear drift) or cyclic (+ − + −)"),
     "fast": Arg(_words, "", "conditions interleaved inside each repeat"),
@@ -101,19 +135,22 @@ def register(sub) -> None:
     run = sub.add_parser("run", help="run a measurement plan on a table",
                          description="Run a measurement plan on a table; `femtospin run PLAN --help` lists its "
                                      "arguments with units.")
-    plans = run.add_subparsers(dest="plan", required=True, metavar="PLAN")
+    plans = run.add_subparsers(dest="plan", required=True, metavar="PLAN", parser_class=OneLineParser)
     for name, plan in PLANS.items():
         p = plans.add_parser(name, help=_summary(plan), description=inspect.getdoc(plan),
                              formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--profile", default="sim", help="sim, sim:fast or a profile file (default sim)")
         p.add_argument("--sample", help="simulated profiles only: the sample in the beam")
-        p.add_argument("--seed", type=int, help="simulated profiles only: noise seed")
+        p.add_argument("--seed", type=_seed, help="simulated profiles only: noise seed (≥ 0)")
         p.add_argument("--lockin-tau", type=float, metavar="S", help="lock-in time constant (s) for this run")
         p.add_argument("--fine", type=_range, metavar="LO:HI:STEP", help="finer delay grid near time zero (fs)")
         data_dir_option(p)
         catalog_option(p)
         p.add_argument("--laser-threshold", type=float, metavar="W", help="suspend below this pump power (W)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.add_argument("--confirm-long", action="store_true",
+                       help=f"run even if the estimated duration is over {MAX_DURATION_S / 3600:g} h")
+        debug_option(p)
         for param in _options(plan):
             arg = ARGS[param.name]
             required = param.default is inspect.Parameter.empty
@@ -148,16 +185,103 @@ def _duration(seconds: float) -> str:
     return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"
 
 
-def _run(args) -> int:
-    options = {k: v for k, v in (("sample", args.sample), ("seed", args.seed)) if v is not None}
+def debug_option(parser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and library logs of a failure")
+
+
+def _uid(session: Session) -> str:
+    return session.uids[-1] if session.uids else "(none started)"
+
+
+def unsafe_error(exc: BaseException | None) -> UnsafeTableError | None:
+    """The :class:`UnsafeTableError` behind ``exc``, if any: another failure may have come first or after."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, UnsafeTableError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def interrupted(session: Session) -> int:
+    """One line for a run a stop signal aborted; exit 128 + the signal's number (130 for Ctrl-C)."""
+    print(f"run {_uid(session)} aborted by {session.interrupted_by}; {SAFE}", file=sys.stderr)
+    return 128 + (session.signals.received or 2)
+
+
+def failed(session: Session, exc: BaseException, debug: bool) -> int:
+    """One line per unsafe device, one for the run and where its data is; exit 3 if the table is unsafe, else 1."""
+    if debug:
+        traceback.print_exception(exc)
+    unsafe = unsafe_error(exc)
+    for device in unsafe.devices if unsafe is not None else ():
+        print(device, file=sys.stderr)
+    if session.signals.received is not None:
+        print(f"run {_uid(session)} aborted by {session.interrupted_by}", file=sys.stderr)
+    else:
+        cause = exc.__context__ if exc is unsafe else exc  # what failed before make_safe did
+        what = device_error(cause) if cause is not None else "the table could not be made safe"
+        print(f"run {_uid(session)} failed: {what}" + ("" if unsafe is not None else f"; {SAFE}"), file=sys.stderr)
+    if session.uids:
+        print(f"data recorded before the failure: {session.writer.path(session.uids[-1])}", file=sys.stderr)
+    return EXIT_UNSAFE if unsafe is not None else 1
+
+
+def check_laser_threshold(threshold_W: float, table: Table) -> None:
+    """Finite, > 0, and low enough that the pump power measured now keeps the run going.
+
+    A suspended run resumes above ``RESUME_FACTOR`` × threshold, so that must be
+    below the power too; otherwise the run would wait for a laser that is on.
+    """
+    if not (math.isfinite(threshold_W) and threshold_W > 0):
+        raise PlanArgumentError(f"laser-threshold: {threshold_W} W is outside the allowed range: finite and > 0 W")
+    if table.power_meter is None:
+        raise PlanArgumentError("laser-threshold: this table has no power meter")
     try:
-        if options and not args.profile.startswith("sim"):
-            raise PlanArgumentError("--sample/--seed: only for the simulated profiles sim and sim:fast")
-        catalog = parse_catalog(args.catalog, data_directory(args.data_dir))
-        table = load_profile(args.profile, **options)
+        power = float(table.power_meter.power.get())
+    except Exception as exc:  # noqa: BLE001 — a meter that does not answer: say so, nothing has moved
+        raise PlanArgumentError(f"laser-threshold: cannot read the pump power: {device_error(exc)}") from None
+    if not RESUME_FACTOR * threshold_W < power:
+        raise PlanArgumentError(f"laser-threshold: {threshold_W:g} W must be below the measured pump power "
+                                f"{power:.3g} W / {RESUME_FACTOR:g} = {power / RESUME_FACTOR:.3g} W "
+                                f"(a suspended run resumes at {RESUME_FACTOR:g} × threshold)")
+
+
+def check_duration(estimated_s: float, confirmed: bool) -> None:
+    """Runs longer than :data:`MAX_DURATION_S` only with ``--confirm-long``: a typo is not a week of beam time."""
+    if estimated_s > MAX_DURATION_S and not confirmed:
+        raise PlanArgumentError(f"estimated duration {_duration(estimated_s)} is over the limit of "
+                                f"{MAX_DURATION_S / 3600:g} h; check the arguments or add --confirm-long")
+
+
+def _prepare(args):
+    """Everything checked before anything moves or is written: the catalog, the table, the plan, its duration."""
+    options = {k: v for k, v in (("sample", args.sample), ("seed", args.seed)) if v is not None}
+    if options and not args.profile.startswith("sim"):
+        raise PlanArgumentError("--sample/--seed: only for the simulated profiles sim and sim:fast")
+    if args.lockin_tau is not None and not (math.isfinite(args.lockin_tau) and args.lockin_tau > 0):
+        raise PlanArgumentError(f"lockin-tau: {args.lockin_tau} s is outside the allowed range: finite and > 0 s")
+    catalog = parse_catalog(args.catalog, data_directory(args.data_dir))
+    table = load_profile(args.profile, **options)
+    if args.laser_threshold is not None:
+        check_laser_threshold(args.laser_threshold, table)
+    tau = table.lockin.time_constant.get()
+    try:
         if args.lockin_tau is not None:
             table.lockin.time_constant.put(args.lockin_tau)
         measurement = args.plan_function(**plan_kwargs(args.plan_function, table, args))
+        check_duration(measurement.estimated_s, args.confirm_long)
+    except Exception:
+        if args.lockin_tau is not None:  # a refused run leaves the lock-in as it found it
+            table.lockin.time_constant.put(tau)
+        raise
+    return catalog, table, measurement
+
+
+def _run(args) -> int:
+    try:
+        catalog, table, measurement = _prepare(args)
     except (PlanArgumentError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -170,14 +294,9 @@ def _run(args) -> int:
     try:
         uids = session.run(measurement)
     except RunEngineInterrupted:
-        print("interrupted: run aborted, table left safe", file=sys.stderr)
-        return 130
+        return interrupted(session)
     except Exception as exc:  # noqa: BLE001 — any failure: say what and where the data is, exit non-zero
-        print(f"run failed: {device_error(exc)}", file=sys.stderr)
-        runs = [p for p in session.data_dir.glob("*.jsonl") if ANALYSIS_INFIX not in p.name]
-        for path in sorted(runs, key=lambda p: p.stat().st_mtime)[-1:]:
-            print(f"data recorded before the failure: {path}", file=sys.stderr)
-        return 1
+        return failed(session, exc, args.debug)
     for uid in uids:
         print(f"run uid: {uid}")
         print(f"data:    {session.writer.path(uid)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from femtospin.plans import delay_grid, thz_emission
+from femtospin.plans import Measurement, delay_grid, thz_emission
 
 from ._profiles import sim_profile
 from ._session import Session
@@ -26,7 +26,14 @@ class DemoResult:
 
 
 def run_demo(*, fast: bool = False, data_dir=None, out_dir=None, progress: bool = True, catalog=None) -> DemoResult:
-    """Measure ±M × 0°/180° with the live fit, then read the run and its fit back from storage.
+    """Measure ±M × 0°/180° with the live fit, then read the run and its fit back from storage."""
+    session, plan = demo_session(fast=fast, data_dir=data_dir, out_dir=out_dir, progress=progress, catalog=catalog)
+    return measure_demo(session, plan)
+
+
+def demo_session(*, fast: bool = False, data_dir=None, out_dir=None, progress: bool = True,
+                 catalog=None) -> tuple[Session, Measurement]:
+    """The demo's session on the simulated table and its plan, not yet run.
 
     Two sweeps on a grid fine near time zero: the noise then comes from the sweeps' scatter,
     so redchi can judge the model and the errors hold the drift between sweeps.
@@ -39,6 +46,11 @@ def run_demo(*, fast: bool = False, data_dir=None, out_dir=None, progress: bool 
                         sample_rotation=table.sample_rotation, power_meter=table.power_meter,
                         magnetization=(1, -1), angles=(0.0, 180.0), repeats=2, setup=table.setup,
                         md={"purpose": "demo"})
+    return session, plan
+
+
+def measure_demo(session: Session, plan: Measurement) -> DemoResult:
+    """Run the demo's plan; an interruption or failure propagates with the session's :attr:`~Session.uids`."""
     (uid,) = session.run(plan)
     if not session.live.wait(LIVE_TIMEOUT_S):
         raise RuntimeError(f"the live fit of run {uid} did not finish within {LIVE_TIMEOUT_S:g} s")

@@ -14,7 +14,8 @@ from ._serve import queue_plans as _queue_plans
 from ._session import Session as _Session
 
 _table = _load_profile(_os.environ[_ENV_PROFILE])
-_session = _Session(_table, _os.environ["FEMTOSPIN_DATA"], live=True, catalog=_os.environ[_ENV_CATALOG])
+_session = _Session(_table, _os.environ["FEMTOSPIN_DATA"], live=True, catalog=_os.environ[_ENV_CATALOG],
+                    stop_signals=False)  # the RE manager controls the worker
 
 RE = _session.RE
 globals().update(_table.devices())

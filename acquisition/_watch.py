@@ -6,6 +6,8 @@ import threading
 
 from bluesky.suspenders import SuspendFloor
 
+RESUME_FACTOR = 1.2  # a suspended run resumes above this × the threshold, so it does not flicker
+
 
 class LaserWatch:
     """Suspend a RunEngine while ``power_meter.power`` is below ``threshold_W``.
@@ -27,7 +29,7 @@ class LaserWatch:
             raise ValueError(f"laser threshold must be > 0 W, got {threshold_W}")
         self.power = power_meter.power
         self.threshold_W = float(threshold_W)
-        self.resume_W = float(resume_W) if resume_W is not None else 1.2 * self.threshold_W
+        self.resume_W = float(resume_W) if resume_W is not None else RESUME_FACTOR * self.threshold_W
         self.clock, self.poll_s, self.sim_step_s = clock, poll_s, sim_step_s
         self.suspender = SuspendFloor(
             self.power, self.threshold_W, resume_thresh=self.resume_W, sleep=0,

@@ -18,6 +18,7 @@ from ophyd.status import DeviceStatus
 from ophyd.utils import ReadOnlyError
 
 log = logging.getLogger(__name__)
+_notifying = threading.local()  # per thread: ids of the DriverSignals whose subscribers are running
 
 
 class InstrumentError(RuntimeError):
@@ -53,8 +54,21 @@ class DriverSignal(Signal):
             self._readback = value
             self._metadata["timestamp"] = ts = time.time()
             if value != old:  # like an instrument monitor: subscribers (suspenders) see every new reading
-                self._run_subs(sub_type=self.SUB_VALUE, old_value=old, value=value, timestamp=ts)
+                self._notify(old, value, ts)
         return self._readback
+
+    def _notify(self, old, value, ts) -> None:
+        # A subscriber that reads the signal again (a bluesky suspender's justification does, holding
+        # its lock) must not be called back from inside itself: with a noisy reading it would wait
+        # for its own lock and hang the RunEngine's loop.
+        busy = _notifying.__dict__.setdefault("ids", set())
+        if id(self) in busy:
+            return
+        busy.add(id(self))
+        try:
+            self._run_subs(sub_type=self.SUB_VALUE, old_value=old, value=value, timestamp=ts)
+        finally:
+            busy.discard(id(self))
 
     def put(self, value, **kwargs):
         if self._getter is None:

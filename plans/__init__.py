@@ -22,8 +22,10 @@ from ._plans import (
 )
 from ._stubs import (
     Measurement,
+    UnsafeDevice,
     UnsafeTableError,
     device_error,
+    last_known_state,
     lockin_settle_s,
     make_safe,
     prepare_state,
@@ -52,6 +54,7 @@ __all__ = [
     "Dimension",
     "Measurement",
     "PlanArgumentError",
+    "UnsafeDevice",
     "UnsafeTableError",
     "check_baseline",
     "check_choices",
@@ -64,6 +67,7 @@ __all__ = [
     "field_loop",
     "find_time_zero",
     "fluence_series",
+    "last_known_state",
     "lockin_settle_s",
     "make_safe",
     "measure",

@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from itertools import product
 
 import bluesky.plan_stubs as bps
+import numpy as np
 
 from ._stubs import prepare_state, set_magnetization
 from ._validate import (
     PlanArgumentError,
     check_choices,
+    check_distinct,
+    check_points,
     check_positive,
     check_values,
     require,
@@ -105,6 +108,7 @@ def state_dim(magnet, states, saturation_mT: float, reverse_mT: float | None) ->
 def angle_dim(mount, angles) -> Dimension:
     require("sample_rotation", mount, "angles are given")
     values = check_values("angles", angles, 0.0, 360.0, "deg")
+    check_distinct("angles", values, key=lambda v: v % 360.0)  # 0° and 360° are one position
     return Dimension("angle_deg", tuple(values), "deg", _mv(mount), (mount,), _rotation_s(mount))
 
 
@@ -176,6 +180,8 @@ def schedule(dims: Sequence[Dimension], fast: Sequence[str], repeats: int, n_del
         raise PlanArgumentError(f"order: {order!r} is not one of ['abba', 'cyclic']")
     if not (isinstance(repeats, int) and repeats >= 1):
         raise PlanArgumentError(f"repeats: {repeats!r}; must be an integer ≥ 1")
+    check_points("repeats", repeats * n_delays * float(np.prod([len(d.values) for d in dims])),
+                 f"{repeats} × {n_delays} delays × every condition")
     names = [d.name for d in dims]
     for name in fast:
         if name not in names:

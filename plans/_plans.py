@@ -10,6 +10,7 @@ import numpy as np
 from ._conditions import (
     FAST_BY_DEFAULT,
     LOOP_ORDER,
+    MAX_RAMP_K_PER_MIN,
     Dimension,
     angle_dim,
     fluence_dim,
@@ -27,6 +28,7 @@ from ._validate import (
     PlanArgumentError,
     check_baseline,
     check_delays,
+    check_points,
     check_positive,
     delay_grid,
     require,
@@ -98,6 +100,10 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
         "kerr": lambda v: kerr_dim(probe_qwp, v),
         "magnetization": lambda v: magnetization_dim(magnet, v, saturation_mT, field_mT),
     }
+    if ramp_K_per_min is not None:  # checked even when no temperature uses it: a wrong value is a wrong call
+        check_positive("ramp_K_per_min", ramp_K_per_min, MAX_RAMP_K_PER_MIN, "K/min")
+    if reverse_mT is not None:
+        check_positive("reverse_mT", reverse_mT, saturation_mT, "mT")
     if len(list(magnetization)) and len(list(states)):
         raise PlanArgumentError("states: give either magnetization or spin-valve states, not both")
     dims = [builders[name](list(values)) for name in LOOP_ORDER if len(list(values := requested[name]))]
@@ -173,7 +179,9 @@ def field_loop(lockin, stage, magnet, delays, *, max_field_mT: float, step_mT: f
     delays = check_delays("delays", np.atleast_1d(delays), stage)
     check_positive("max_field_mT", max_field_mT, magnet.max_field_mT.get(), "mT")
     check_positive("step_mT", step_mT, max_field_mT, "mT")
-    n = int(np.floor(2 * max_field_mT / step_mT + 1e-9))
+    n = np.floor(2 * max_field_mT / step_mT + 1e-9)
+    check_points("step_mT", 2 * (n + 1) * len(delays), f"{step_mT:g} mT over ±{max_field_mT:g} mT")
+    n = int(n)
     down = max_field_mT - step_mT * np.arange(n + 1)
     up = down[::-1]
     ramp, settle = float(magnet.ramp_mT_s.get()), float(magnet.settle_s.get())

@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from dataclasses import dataclass, field
 
 import bluesky.plan_stubs as bps
 from bluesky.utils import Msg
+from ophyd import Kind
 
 from femtospin import analysis
 
 
+@dataclass(frozen=True)
+class UnsafeDevice:
+    """A device :func:`make_safe` could not bring back: its name, last known state and the error."""
+
+    name: str
+    state: str  # "at 10.0 mT", from the last reading; "in an unknown state" without one
+    error: str
+
+    def __str__(self) -> str:
+        return f"TABLE NOT SAFE: {self.name} {self.state} — {self.error}"
+
+
 class UnsafeTableError(RuntimeError):
-    """A device could not be brought to its safe state at the end of a plan."""
+    """Devices could not be brought to their safe state at the end of a plan; one line per device."""
+
+    def __init__(self, devices):
+        self.devices = tuple(devices)
+        super().__init__("\n".join(str(d) for d in self.devices))
+
+    def __reduce__(self):  # rebuilt from its devices, as raised
+        return type(self), (self.devices,)
 
 
 @dataclass
@@ -86,7 +107,8 @@ def make_safe(stage, magnet=None, heater=None):
     """Leave the table safe on every exit: field to zero, heater to its safe setpoint, stage parked.
 
     Each device is tried even when another fails (a disconnected magnet must
-    not keep the heater hot); the failures are raised together at the end. The
+    not keep the heater hot); the failures are raised together at the end, as an
+    :class:`UnsafeTableError` naming each device with its last known state. The
     heater is given its safe setpoint without waiting for it to get there.
     """
     steps = []
@@ -100,9 +122,33 @@ def make_safe(stage, magnet=None, heater=None):
         try:
             yield from step()
         except Exception as exc:  # noqa: BLE001 — carry on with the other devices, report below
-            failures.append(f"{device.name}: {device_error(exc)}")
+            failures.append(UnsafeDevice(device.name, last_known_state(device), _own_words(device, exc)))
     if failures:
-        raise UnsafeTableError("table not left safe — " + "; ".join(failures))
+        raise UnsafeTableError(failures)
+
+
+def last_known_state(device) -> str:
+    """``at 10.0 mT``: the device's hinted readings as last read, without asking the instrument again.
+
+    An instrument that just failed would only time out once more; the cached value is
+    what the run last saw.
+    """
+    parts = []
+    for walk in device.walk_signals():
+        sig = walk.item
+        if (sig.kind & Kind.hinted) != Kind.hinted:
+            continue
+        value = getattr(sig, "_readback", None)  # ophyd's cache; it has no public accessor
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            units = getattr(sig, "_units", None) or sig.metadata.get("units") or ""
+            parts.append(f"{value:.1f} {units}".strip())
+    return "at " + ", ".join(parts) if parts else "in an unknown state"
+
+
+def _own_words(device, exc: BaseException) -> str:
+    """The device's error without its name in front (the line names the device already)."""
+    message = device_error(exc)
+    return message.removeprefix(f"{device.name}: ")
 
 
 def device_error(exc: BaseException) -> str:

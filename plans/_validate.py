@@ -17,8 +17,27 @@ BASELINE_STEPS = 8  # the baseline's step is that of the grid's first points
 DEFAULT_DETECTOR = "gap250"  # the table records no model detector (or a measured h): the common one
 
 
+MAX_POINTS = 1_000_000  # per run: days of measuring at any settle time, and a run file of several hundred MB
+
+
 class PlanArgumentError(ValueError):
     """A plan argument is outside what the table allows; nothing has moved."""
+
+
+def check_points(name: str, n: float, given: str = "") -> None:
+    """At most :data:`MAX_POINTS` points, checked from the count before anything is allocated."""
+    if n > MAX_POINTS:
+        raise PlanArgumentError(f"{name}: {given + ' ' if given else ''}gives {n:.4g} points; at most "
+                                f"{MAX_POINTS:,} per run".replace(",", " "))
+
+
+def check_distinct(name: str, values: list, key=lambda v: v) -> None:
+    """Each condition value once: a repeated one would be measured twice under one label."""
+    seen = set()
+    for v in values:
+        if key(v) in seen:
+            raise PlanArgumentError(f"{name}: {v!r} is given twice; give each value once (--repeats measures again)")
+        seen.add(key(v))
 
 
 def check_delays(name: str, delays: Iterable[float], stage) -> np.ndarray:
@@ -105,6 +124,7 @@ def check_choices(name: str, values: Iterable, allowed: Iterable) -> list:
     for v in values:
         if v not in allowed:
             raise PlanArgumentError(f"{name}: {v!r} is not one of {allowed}")
+    check_distinct(name, values)
     return values
 
 
@@ -119,6 +139,7 @@ def check_values(name: str, values: Iterable[float], low: float, high: float, un
         if not (np.isfinite(v) and (v > low if low_open else v >= low) and v <= high):
             raise PlanArgumentError(f"{name}: {v:g} {units} is outside the allowed range "
                                     f"{bracket}{low:g}, {high:g}] {units}")
+    check_distinct(name, values)
     return values
 
 
@@ -146,9 +167,13 @@ def delay_grid(start_fs: float, stop_fs: float, step_fs: float, *, fine: tuple[f
 
 
 def _uniform(prefix: str, start_fs: float, stop_fs: float, step_fs: float) -> np.ndarray:
+    name = f"{prefix}delays" if prefix else "delays"
+    if not all(np.isfinite([start_fs, stop_fs, step_fs])):
+        raise PlanArgumentError(f"{name}: {start_fs:g}:{stop_fs:g}:{step_fs:g} fs; start, stop and step must be finite")
     if not step_fs > 0:
         raise PlanArgumentError(f"{prefix}step_fs: {step_fs} fs; must be > 0")
     if not stop_fs > start_fs:
         raise PlanArgumentError(f"{prefix}stop_fs: {stop_fs} fs; must be greater than {prefix}start_fs = {start_fs} fs")
-    n = int(np.floor((stop_fs - start_fs) / step_fs + 1e-9)) + 1
-    return start_fs + step_fs * np.arange(n)
+    n = np.floor((stop_fs - start_fs) / step_fs + 1e-9) + 1
+    check_points(name, n, f"{start_fs:g}:{stop_fs:g}:{step_fs:g} fs")
+    return start_fs + step_fs * np.arange(int(n))

@@ -12,13 +12,13 @@ def test_demo_measures_fits_live_stores_and_reports(tmp_path, capsys):
     run = load_run(uid, tmp_path / "d")
     assert str(run.path) in out
     assert run.start["sample"]["name"] == "CoFeB(5)|Pt(3)" and run.stop["exit_status"] == "success"
-    assert run.start["conditions"] == ["angle_deg", "magnetization"]
+    assert run.start["conditions"] == ["repeat", "angle_deg", "magnetization"]  # two sweeps: the noise from them
     data = run.table()
     assert {(a, m) for a, m in zip(data["angle_deg"], data["magnetization"])} == {
         (0.0, 1), (0.0, -1), (180.0, 1), (180.0, -1)}
     # the stored live fit: S− of the 0°/180° pair, τ_es of CoFeB within its uncertainty (a few σ)
     (fit,) = run.fits()
-    assert fit["component"] == "minus_angle"
+    assert fit["component"] == "minus_angle" and fit["noise"]["method"] == "repeats"
     tau = fit["fit"]["params"]["tau_es_fs"]
     assert abs(tau["value"] - 104.0) < 4 * tau["stderr"] + 1.0
     assert f"{tau['value']:.1f}" in out

@@ -121,5 +121,24 @@ def test_unsafe_table_error_lists_every_failure(fast_table, session_factory):
     fast_table.sim.inject_fault("magnet", "disconnect")
     fast_table.sim.inject_fault("stage", "stuck", timeout_s=5.0)
     session = session_factory(fast_table)
-    with pytest.raises(UnsafeTableError, match=r"magnet: magnet: instrument disconnected; stage: stage: move did not"):
+    with pytest.raises(UnsafeTableError) as info:
         session.RE(make_safe(fast_table.stage, fast_table.magnet))
+    lines = str(info.value).splitlines()
+    assert lines[0] == "TABLE NOT SAFE: magnet in an unknown state — instrument disconnected"  # never read
+    assert lines[1].startswith("TABLE NOT SAFE: stage in an unknown state — move did not complete within 5 s")
+    assert [d.name for d in info.value.devices] == ["magnet", "stage"]
+
+
+def test_an_abort_that_cannot_make_the_table_safe_says_so(table, session_factory):
+    """Interrupted, then the magnet does not answer: the abort raises the unsafe table, the run is closed."""
+    session = session_factory(table)
+    session.RE.subscribe(lambda name, doc: doc["seq_num"] == 3 and table.sim.inject_fault("magnet", "disconnect"),
+                         "event")
+    with pytest.raises(UnsafeTableError) as info:
+        session.run(_pause_after(_plan(table), 3))
+    assert [d.name for d in info.value.devices] == ["magnet"]
+    assert session.RE.state == "idle"
+    assert table.sim.thermal.target == table.heater.safe_K.get()
+    run = _stored(session)
+    assert run.stop["exit_status"] == "fail"
+    assert len(run.table("baseline")["magnet_field"]) == 2
