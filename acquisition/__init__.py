@@ -1,26 +1,38 @@
-"""Wiring: profiles, RunEngine session, durable storage, progress, demo and the command line."""
+"""Wiring: profiles, RunEngine session, durable storage, progress, demo and the command line.
 
-from ._catalog import catalog_client
-from ._cli import main
-from ._demo import DemoResult, run_demo
-from ._live import LiveAnalysis
-from ._profiles import Table, load_profile, sim_profile
-from ._session import Session, data_directory
-from ._storage import RunWriter, StoredRun, find_run_file, load_run
+Names are imported on first use (PEP 562): the ``femtospin`` command starts from ``main``
+and must not pay for the RunEngine, the catalog and the analysis before it knows it needs them.
+"""
 
-__all__ = [
-    "DemoResult",
-    "LiveAnalysis",
-    "RunWriter",
-    "Session",
-    "StoredRun",
-    "Table",
-    "catalog_client",
-    "data_directory",
-    "find_run_file",
-    "load_profile",
-    "load_run",
-    "main",
-    "run_demo",
-    "sim_profile",
-]
+from importlib import import_module
+
+_WHERE = {
+    "DemoResult": "._demo",
+    "LiveAnalysis": "._live",
+    "RunWriter": "._storage",
+    "Session": "._session",
+    "StoredRun": "._storage",
+    "Table": "._profiles",
+    "catalog_client": "._catalog",
+    "data_directory": "._storage",
+    "find_run_file": "._storage",
+    "load_profile": "._profiles",
+    "load_run": "._storage",
+    "main": "._cli",
+    "run_demo": "._demo",
+    "sim_profile": "._profiles",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -176,15 +177,44 @@ def stop_service(target: Target, timeout_s: float = 20.0) -> None:
         time.sleep(0.05)
 
 
-def connect(target: Target, status: dict | None = None):
-    """A Tiled client of the target's catalog (for the embedded server, the service's address)."""
+class _FamiliesOnly(Mapping):
+    """Tiled's client classes by structure family, without the ones chosen by a node's spec.
+
+    A run's spec makes Tiled build bluesky-tiled-plugins' run client, whose import alone costs
+    more than a second; a command that only reads metadata does not need it.
+    """
+
+    def __init__(self, base):
+        from tiled.structures.core import StructureFamily
+
+        self._base, self._families = base, {f.value for f in StructureFamily}
+
+    def __getitem__(self, key):
+        if key not in self._families:
+            raise KeyError(key)
+        return self._base[key]
+
+    def __iter__(self):
+        return iter(self._families)
+
+    def __len__(self):
+        return len(self._families)
+
+
+def connect(target: Target, status: dict | None = None, *, metadata_only: bool = False):
+    """A Tiled client of the target's catalog (for the embedded server, the service's address).
+
+    ``metadata_only`` skips the bluesky run clients: nodes are plain containers, enough to read metadata.
+    """
     from tiled.client import from_uri
+    from tiled.client.container import DEFAULT_STRUCTURE_CLIENT_DISPATCH
 
     uri = target.uri or (status or read_status(target) or {}).get("uri")
     if uri is None:
         raise CatalogError(f"no catalog service is running for {target.data_dir}")
+    clients = _FamiliesOnly(DEFAULT_STRUCTURE_CLIENT_DISPATCH["numpy"]) if metadata_only else "numpy"
     try:
-        return from_uri(uri, timeout=_timeout())
+        return from_uri(uri, timeout=_timeout(), structure_clients=clients)
     except Exception as exc:  # noqa: BLE001 — httpx, tiled and socket errors alike: the server cannot be used
         raise CatalogError(f"cannot reach the catalog at {_public(uri)}: {exc}") from exc
 

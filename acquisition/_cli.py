@@ -1,21 +1,46 @@
-"""The ``femtospin`` command line."""
+"""The ``femtospin`` command line.
+
+Only the module of the command being run is imported: the commands' dependencies (bluesky,
+ophyd, lmfit, tiled, the queue server) cost seconds, and ``femtospin --help`` or ``femtospin ls``
+should not wait for the ones they do not use.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import re
 import sys
 
-from . import _cmd_analysis, _cmd_catalog, _cmd_replay, _cmd_run, _serve
-from ._catalog import parse_catalog
-from ._session import data_directory
+# command: (module that registers it, one-line help for the command list)
+COMMANDS = {
+    "demo": (None, "measure CoFeB(5)|Pt(3) at ±M × 0°/180° on the simulated table, fitted live"),
+    "run": ("._cmd_run", "run a measurement plan on a table"),
+    "analyze": ("._cmd_analysis", "deconvolve and fit a waveform file (long-format CSV)"),
+    "fit-series": ("._cmd_analysis", "fit a series of scalar results (temperature, qwp, field, fluence)"),
+    "ls": ("._cmd_catalog", "list stored runs (filter by sample, plan, date)"),
+    "show": ("._cmd_catalog", "a run's metadata, conditions, fit results and report"),
+    "export": ("._cmd_catalog", "write a run to CSV (analyze format), netCDF or HDF5"),
+    "replay": ("._cmd_replay", "re-run a stored run's plan on the simulated table, or play its data back"),
+    "serve": ("._serve", "queue server for remote clients (bluesky-queueserver)"),
+}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """A usage error is one line naming the argument (the full usage is in ``--help``)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _demo(args) -> int:
     from bluesky.utils import RunEngineInterrupted
 
+    from . import _cmd_run
+    from ._catalog import parse_catalog
     from ._demo import demo_session, measure_demo, summary
+    from ._storage import data_directory
 
     try:
         catalog = parse_catalog(args.catalog, data_directory(args.data_dir))
@@ -36,10 +61,10 @@ def _demo(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _cmd_run.OneLineParser(prog="femtospin", description="Ultrafast spin-transport measurements.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="measure CoFeB(5)|Pt(3) at ±M × 0°/180° on the simulated table, fitted live")
+def _register_demo(sub) -> None:
+    from . import _cmd_catalog, _cmd_run
+
+    demo = sub.add_parser("demo", help=COMMANDS["demo"][1])
     demo.add_argument("--fast", action="store_true", help="accelerated simulated clock (skips every wait)")
     _cmd_catalog.data_dir_option(demo)
     _cmd_catalog.catalog_option(demo)
@@ -47,12 +72,28 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     _cmd_run.debug_option(demo)
     demo.set_defaults(func=_demo)
-    _cmd_run.register(sub)
-    _cmd_analysis.register(sub)
-    _cmd_catalog.register(sub)
-    _cmd_replay.register(sub)
-    _serve.register(sub)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser, with ``command`` (default: every command) fully registered and the others as stubs."""
+    parser = OneLineParser(prog="femtospin", description="Ultrafast spin-transport measurements.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    wanted = [command] if command in COMMANDS else list(COMMANDS) if command is None else []
+    modules = dict.fromkeys(COMMANDS[c][0] for c in wanted)
+    for module in modules:
+        if module is None:
+            _register_demo(sub)
+        else:
+            importlib.import_module(module, __package__).register(sub)
+    for name, (_, text) in COMMANDS.items():
+        if name not in sub.choices:  # listed in the help, never parsed: a stub costs nothing to import
+            sub.add_parser(name, help=text, add_help=False)
     return parser
+
+
+def _command(argv: list[str]) -> str | None:
+    """The command named on the line (the first word that is not an option), or "" for none."""
+    return next((a for a in argv if not a.startswith("-")), "")
 
 
 def _attach_negative_values(argv: list[str]) -> list[str]:
@@ -82,7 +123,8 @@ def _library_logs(debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(_attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
+    argv = _attach_negative_values(sys.argv[1:] if argv is None else list(argv))
+    args = build_parser(_command(argv)).parse_args(argv)
     _library_logs(getattr(args, "debug", False))
     return args.func(args)
 

@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ._catalog import CatalogError, connect, parse_catalog, wait_synced
-from ._live import delay_field, fit_line
-from ._session import data_directory
-from ._storage import final_fits
+from ._describe import delay_field, fit_line
+from ._storage import data_directory, final_fits
 
 FORMATS = {"csv": ".csv", "nc": ".nc", "h5": ".h5"}
 EXPORTED_READINGS = {"overload": "lockin_overload", "pump_power": "power_meter_power"}  # analyze column: event field
@@ -36,7 +35,7 @@ def data_dir_option(parser) -> None:
     parser.add_argument("--data-dir", help="where runs are stored (default $FEMTOSPIN_DATA or ~/femtospin-data)")
 
 
-def open_catalog(args):
+def open_catalog(args, *, metadata_only: bool = False):
     """The catalog client for ``args.data_dir``/``args.catalog``, after the ingest service caught up."""
     data_dir = data_directory(args.data_dir)
     try:
@@ -53,7 +52,7 @@ def open_catalog(args):
     if status.get("error"):
         print(f"warning: the catalog is unreachable ({status['error']}); {len(status['pending'])} run file(s) "
               "wait to be ingested", file=sys.stderr)
-    return connect(target, status)
+    return connect(target, status, metadata_only=metadata_only)
 
 
 def _measured(client):
@@ -108,7 +107,7 @@ def _ls(args) -> int:
 
     since = _date(args.since) if args.since else None
     until = _date(args.until, end=True) if args.until else None
-    runs = _measured(open_catalog(args))
+    runs = _measured(open_catalog(args, metadata_only=True))
     if args.sample:
         runs = runs.search(Like("start.sample.name", f"%{args.sample}%"))
     if args.plan:

@@ -14,8 +14,10 @@ from bluesky.utils import RunEngineInterrupted
 from femtospin.plans import PLANS, PlanArgumentError, UnsafeTableError, delay_grid, device_error
 
 from ._catalog import parse_catalog
+from ._cli import OneLineParser
 from ._cmd_catalog import catalog_option, data_dir_option
-from ._live import fit_line, warning_lines
+from ._describe import fit_line
+from ._live import warning_lines
 from ._profiles import Table, load_profile
 from ._session import Session, data_directory
 from ._watch import RESUME_FACTOR
@@ -59,13 +61,6 @@ def _seed(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: the noise seed is a whole number ≥ 0")
     return value
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """A usage error is one line naming the argument (the full usage is in ``--help``)."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _words(text: str) -> list[str]:

@@ -26,6 +26,7 @@ from event_model import compose_run
 
 from femtospin import analysis
 
+from ._describe import delay_field, label
 from ._storage import RunWriter
 
 SYMMETRY = ("magnetization", "angle_deg", "helicity")  # conditions the components are formed from
@@ -95,11 +96,6 @@ def analysis_options(start: dict) -> dict | None:
     else:
         options["detector"] = detection.get("crystal", "gap250")
     return options
-
-
-def delay_field(start: dict) -> str:
-    """The event field holding a run's delay (its scan dimension)."""
-    return ((start.get("hints") or {}).get("dimensions") or [[["stage_delay"]]])[0][0][0]
 
 
 def complete_rows(delay: np.ndarray, keys: list[tuple]) -> np.ndarray:
@@ -305,30 +301,9 @@ def warning_lines(group: dict, result: analysis.AnalysisResult | None) -> list[s
     return [f"warning: {head + ': ' if head else ''}{w}" for w in result.warnings]
 
 
-def label(group: dict) -> str:
-    """``name=value, …`` of a condition group."""
-    return ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in group.items())
-
-
 def report_path(directory: Path, uid: str) -> Path:
     """Where the report PNG of run ``uid`` goes."""
     return Path(directory) / f"report_{uid[:8]}.png"
-
-
-def fit_line(group: dict, component: str | None, params: dict | None, error: str = "") -> str:
-    """``fit <group>: <component>, name=value±stderr …`` of the varying parameters, or why there is no fit.
-
-    ``params`` as in the ``femtospin analyze`` JSON: ``{name: {"value", "stderr", "vary"}}``.
-    """
-    head = label(group)
-    if params is None:
-        return f"fit {head}: {error or 'no model'}".replace(" :", ":")
-
-    def err(p):
-        return f"{p['stderr']:.2g}" if p["stderr"] is not None else "?"
-
-    values = "  ".join(f"{n}={p['value']:.4g}±{err(p)}" for n, p in params.items() if p["vary"])
-    return f"fit {head}: {component}, {values}".replace(" :", ":")
 
 
 def mean_waveforms(rows: dict, conditions: list) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:

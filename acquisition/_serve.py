@@ -31,7 +31,7 @@ from femtospin.plans import PLANS
 from ._catalog import parse_catalog
 from ._cmd_catalog import catalog_option, data_dir_option
 from ._redis import RedisServer, RedisUnavailable, die_with_parent, ping
-from ._session import data_directory
+from ._storage import data_directory
 
 STARTUP_MODULE = "femtospin.acquisition._qserver_startup"
 ENV_PROFILE = "FEMTOSPIN_SERVE_PROFILE"  # how `serve` tells the worker's startup module what to build

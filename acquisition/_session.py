@@ -16,15 +16,8 @@ from ._live import LiveAnalysis, LiveFigure, display_available
 from ._profiles import Table
 from ._progress import ProgressBar
 from ._signals import StopSignals, signal_label
-from ._storage import RunWriter
+from ._storage import RunWriter, data_directory
 from ._watch import LaserWatch
-
-
-def data_directory(path: str | Path | None = None) -> Path:
-    """Where runs are stored: ``path``, else $FEMTOSPIN_DATA, else ~/femtospin-data."""
-    if path is not None:
-        return Path(path)
-    return Path(os.environ.get("FEMTOSPIN_DATA", Path.home() / "femtospin-data"))
 
 
 class Session:

@@ -16,6 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+
+def data_directory(path: str | Path | None = None) -> Path:
+    """Where runs are stored: ``path``, else $FEMTOSPIN_DATA, else ~/femtospin-data."""
+    if path is not None:
+        return Path(path)
+    return Path(os.environ.get("FEMTOSPIN_DATA", Path.home() / "femtospin-data"))
+
 ANALYSIS_INFIX = ".analysis."
 
 

@@ -17,8 +17,6 @@ from ._deconvolution import (
 )
 from ._fits import MODELS, FitResult, fit_waveform
 from ._grid import Sampling, sampling
-from ._materials import MATERIALS, SSE_SHAPE, StackPhysics, parse_stack, stack_physics
-from ._noise import NoiseModel, band_limited, estimate_noise
 from ._lockin import (
     SLOPES_DB,
     filter_order,
@@ -26,6 +24,7 @@ from ._lockin import (
     settle_time,
     step_response,
 )
+from ._materials import MATERIALS, SSE_SHAPE, StackPhysics, parse_stack, stack_physics
 from ._models import (
     causal_exp_convolved,
     convolve_gaussian,
@@ -36,6 +35,7 @@ from ._models import (
     spin_voltage_weights,
     three_temperature,
 )
+from ._noise import NoiseModel, band_limited, estimate_noise
 from ._pipeline import AnalysisResult, analyze, baseline_needed_fs, response_for, signal_band_thz
 from ._series import (
     SeriesFit,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import chdtrc
@@ -26,6 +27,9 @@ from scipy.special import chdtrc
 from ._deconvolution import Response
 from ._grid import Sampling
 from ._models import exponential_offset, spin_seebeck, spin_voltage, three_temperature
+
+if TYPE_CHECKING:  # lmfit itself is imported on first use
+    import lmfit
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,16 @@ scaled by √χ²_red when it is not.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.special import chdtrc, fdtrc
 from scipy.fft import rfft, rfftfreq
+from scipy.special import chdtrc, fdtrc
 
 from ._fits import ParamAccess
+
+if TYPE_CHECKING:  # lmfit itself is imported on first use
+    import lmfit
 
 
 def _json(x):

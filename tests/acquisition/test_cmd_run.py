@@ -213,7 +213,7 @@ def test_unsafe_table_is_one_prominent_line_and_exit_3(tmp_path, capsys, monkeyp
         return table
 
     monkeypatch.setattr(_cmd_run, "load_profile", faulty_table)
-    code = main(["run", "delay_scan", "--profile", "sim:fast", "--delays", "-300:600:30", "--magnetization", "1,-1",
+    code = main(["run", "delay_scan", "--profile", "sim:fast", "--delays", "-1000:600:30", "--magnetization", "1,-1",
                  "--field-mT", "10", "--lockin-tau", "0.01", "--data-dir", str(tmp_path), "--no-progress",
                  *(["--debug"] if debug else [])])
     err = capsys.readouterr().err

@@ -1,11 +1,11 @@
 """Ctrl-C, SIGTERM and SIGHUP end a run the same way: abort, make_safe, closing baseline, stop document."""
 
 import os
-import select
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -32,16 +32,30 @@ def _wait_for_events(proc, data_dir, n=5, timeout_s=60.0):
     raise AssertionError("the run recorded no events")
 
 
-def _wait_for_line(proc, text, timeout_s=60.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], max(deadline - time.monotonic(), 0))
-        line = proc.stdout.readline() if ready else ""
-        if line.strip() == text:
-            return
-        if not line:
-            break
-    raise AssertionError(f"no {text!r} line")
+class _Lines:
+    """A child's stdout read by a thread: select() on a buffered pipe misses a line that came with another."""
+
+    def __init__(self, proc):
+        self.lines, self._new = [], threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream):
+        for line in stream:
+            with self._new:
+                self.lines.append(line)
+                self._new.notify_all()
+
+    def wait_for(self, text, timeout_s=60.0):
+        with self._new:
+            if not self._new.wait_for(lambda: any(line.strip() == text for line in self.lines) or
+                                      not self._thread.is_alive(), timeout_s) or \
+                    not any(line.strip() == text for line in self.lines):
+                raise AssertionError(f"no {text!r} line")
+
+    def text(self):
+        self._thread.join(timeout=30)
+        return "".join(self.lines)
 
 
 def _signalled(argv, data_dir, signum):
@@ -139,10 +153,13 @@ WEAK_LASER = textwrap.dedent("""
 def test_first_signal_stops_a_run_suspended_on_a_weak_laser(tmp_path, signum, label):
     proc = subprocess.Popen([sys.executable, "-c", WEAK_LASER, str(tmp_path)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=ENV)
+    lines = _Lines(proc)
     try:
-        _wait_for_line(proc, "suspended")
+        lines.wait_for("suspended")
         proc.send_signal(signum)  # once
-        out, err = proc.communicate(timeout=30)
+        err = proc.stderr.read()
+        proc.wait(timeout=30)
+        out = lines.text()
     finally:
         if proc.poll() is None:
             proc.kill()

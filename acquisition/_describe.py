@@ -1,0 +1,33 @@
+"""What the commands say about runs and fits: the delay field, condition labels, fit lines.
+
+Plain functions of start documents and fit dicts, kept apart from the live analysis so that
+``ls``, ``show`` and ``export`` do not import the analysis to print a line.
+"""
+
+from __future__ import annotations
+
+
+def delay_field(start: dict) -> str:
+    """The event field holding a run's delay (its scan dimension)."""
+    return ((start.get("hints") or {}).get("dimensions") or [[["stage_delay"]]])[0][0][0]
+
+
+def label(group: dict) -> str:
+    """``name=value, …`` of a condition group."""
+    return ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in group.items())
+
+
+def fit_line(group: dict, component: str | None, params: dict | None, error: str = "") -> str:
+    """``fit <group>: <component>, name=value±stderr …`` of the varying parameters, or why there is no fit.
+
+    ``params`` as in the ``femtospin analyze`` JSON: ``{name: {"value", "stderr", "vary"}}``.
+    """
+    head = label(group)
+    if params is None:
+        return f"fit {head}: {error or 'no model'}".replace(" :", ":")
+
+    def err(p):
+        return f"{p['stderr']:.2g}" if p["stderr"] is not None else "?"
+
+    values = "  ".join(f"{n}={p['value']:.4g}±{err(p)}" for n, p in params.items() if p["vary"])
+    return f"fit {head}: {component}, {values}".replace(" :", ":")
