@@ -26,7 +26,7 @@ from event_model import compose_run
 
 from femtospin import analysis
 
-from ._storage import RunWriter
+from ._storage import RunWriter, checked_uid
 
 SYMMETRY = ("magnetization", "angle_deg", "helicity")  # conditions the components are formed from
 LIVE_READINGS = {"overload": "lockin_overload", "power": "power_meter_power"}  # row: event field
@@ -311,8 +311,8 @@ def label(group: dict) -> str:
 
 
 def report_path(directory: Path, uid: str) -> Path:
-    """Where the report PNG of run ``uid`` goes."""
-    return Path(directory) / f"report_{uid[:8]}.png"
+    """Where the report PNG of run ``uid`` goes: built from the validated uid, inside ``directory``."""
+    return Path(directory) / f"report_{checked_uid(uid)[:8]}.png"
 
 
 def fit_line(group: dict, component: str | None, params: dict | None, error: str = "") -> str:

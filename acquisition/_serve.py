@@ -30,6 +30,7 @@ from femtospin.plans import PLANS
 
 from ._catalog import parse_catalog
 from ._cmd_catalog import catalog_option, data_dir_option
+from ._profiles import Table
 from ._redis import RedisServer, RedisUnavailable, die_with_parent, ping
 from ._session import data_directory
 
@@ -37,6 +38,10 @@ STARTUP_MODULE = "femtospin.acquisition._qserver_startup"
 ENV_PROFILE = "FEMTOSPIN_SERVE_PROFILE"  # how `serve` tells the worker's startup module what to build
 ENV_CATALOG = "FEMTOSPIN_SERVE_CATALOG"
 HIDDEN = ("plan_name",)  # thz_emission's label for the plans built on it, not a measurement argument
+DEVICE_ARGUMENTS = ("readables", "setup")  # devices, or the table's own description: never a client's
+CLIENT_METADATA = ("sample", "operator", "note", "purpose")  # everything else in a start document is the server's
+SAMPLE_KEYS = ("name", "stack", "substrate", "cap")
+MAX_TEXT = 2000  # characters of one metadata value: a note, not a file
 USER_GROUPS = ("root", "primary")  # root bounds every group; primary is the clients' default group
 READY_TIMEOUT_S = 60.0
 START_MANAGER = ("import sys; from bluesky_queueserver.manager.start_manager import start_manager; "
@@ -45,6 +50,63 @@ START_MANAGER = ("import sys; from bluesky_queueserver.manager.start_manager imp
 
 class ServeError(RuntimeError):
     """The queue server could not be started."""
+
+
+class QueueItemError(ValueError):
+    """A queue item asks for what only the server may set; its message is the item's one-line error."""
+
+
+def _text(key: str, value) -> str:
+    if not isinstance(value, str) or len(value) > MAX_TEXT:
+        raise QueueItemError(f"md[{key!r}]: give text of at most {MAX_TEXT} characters")
+    return value
+
+
+def client_metadata(md, sample: dict | None = None) -> dict:
+    """The metadata a queue client may add to a run's start document, checked.
+
+    Parameters
+    ----------
+    md : dict
+        The client's metadata: only :data:`CLIENT_METADATA` keys, text values;
+        ``sample`` a mapping of :data:`SAMPLE_KEYS` to text.
+    sample : dict, optional
+        The table's sample, which the client's ``sample`` entries amend.
+
+    Returns
+    -------
+    dict
+        The metadata to store.
+
+    Raises
+    ------
+    QueueItemError
+        A reserved key (``analysis_of``, ``plan_name``, ``num_points``, ``uid``, …) or a value of
+        the wrong form, named in one line.
+    """
+    if md is None:
+        return {}
+    if not isinstance(md, dict):
+        raise QueueItemError("md: give a mapping of " + ", ".join(CLIENT_METADATA))
+    reserved = sorted(str(k) for k in md if k not in CLIENT_METADATA)
+    if reserved:
+        raise QueueItemError(f"md: {', '.join(map(repr, reserved))[:200]} set by the server; "
+                             f"a client may set only {', '.join(CLIENT_METADATA)}")
+    out = {k: _text(k, v) for k, v in md.items() if k != "sample"}
+    if "sample" in md:
+        given = md["sample"]
+        if not isinstance(given, dict) or not set(given) <= set(SAMPLE_KEYS):
+            raise QueueItemError(f"md['sample']: give a mapping of {', '.join(SAMPLE_KEYS)} to text")
+        out["sample"] = {**(sample or {}), **{k: _text(f"sample.{k}", v) for k, v in given.items()}}
+    return out
+
+
+def _refuse_devices(kwargs: dict, roles) -> None:
+    """Devices come from the table by role, never from a queue item (by name or otherwise)."""
+    named = sorted(k for k in kwargs if k in roles or k in DEVICE_ARGUMENTS or k in HIDDEN or k in Table.ROLES)
+    if named:
+        raise QueueItemError(f"{', '.join(named)}: the table fills in devices and its setup; "
+                             "a queue item gives only the measurement's arguments")
 
 
 def queue_plans(table, laser=None) -> dict:
@@ -74,10 +136,15 @@ def queue_plans(table, laser=None) -> dict:
 def _queue_plan(plan, table, laser):
     roles = table.role_kwargs(plan)
     signature = inspect.signature(plan, eval_str=True)  # real types, which the queue server checks items against
+    hidden = {*roles, *HIDDEN, *DEVICE_ARGUMENTS}
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
-              else p for p in signature.parameters.values() if p.name not in roles and p.name not in HIDDEN]
+              else p for p in signature.parameters.values() if p.name not in hidden]
+    sample = table.metadata.get("sample")
 
     def queued(**kwargs):
+        _refuse_devices(kwargs, roles)  # plans taking **kwargs would pass them on
+        if "md" in kwargs:
+            kwargs["md"] = client_metadata(kwargs["md"], sample)
         measurement = plan(**roles, **kwargs)
         return measurement if laser is None else _watched(measurement, laser)
 
@@ -94,9 +161,10 @@ def _watched(measurement, laser):
 
 
 def permissions(plan_names) -> dict:
-    """User-group permissions: ``plan_names`` only, every device of the namespace, no function."""
+    """User-group permissions: ``plan_names`` only, no device (the table fills them in, so an item naming
+    one is refused and no string of an item becomes a device), no function."""
     rules = {"allowed_plans": list(plan_names), "forbidden_plans": [None],
-             "allowed_devices": [None], "forbidden_devices": [None],
+             "allowed_devices": [], "forbidden_devices": [None],
              "allowed_functions": [], "forbidden_functions": [None]}
     return {"user_groups": {group: dict(rules) for group in USER_GROUPS}}
 

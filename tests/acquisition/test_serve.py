@@ -20,7 +20,7 @@ from bluesky_queueserver_api.zmq import REManagerAPI
 from femtospin.acquisition import Table, _redis, catalog_client, load_run, main, sim_profile
 from femtospin.acquisition._catalog import Target, stop_service
 from femtospin.acquisition._redis import RedisServer, RedisUnavailable, free_port, ping
-from femtospin.acquisition._serve import permissions, queue_plans
+from femtospin.acquisition._serve import QueueItemError, client_metadata, permissions, queue_plans
 from femtospin.plans import PLANS
 
 READY = "femtospin serve: RE manager at "
@@ -133,6 +133,45 @@ def test_permissions_allow_the_project_plans_and_no_function():
     assert set(groups) == {"root", "primary"}
     for rules in groups.values():
         assert rules["allowed_plans"] == list(PLANS) and rules["allowed_functions"] == []
+        assert rules["allowed_devices"] == []  # no string of an item is ever turned into a device
+
+
+@pytest.mark.parametrize("md, message", [
+    ({"analysis_of": "../ESCAPED"}, "'analysis_of' set by the server"),
+    ({"plan_name": "forged", "num_points": -1}, "'num_points', 'plan_name' set by the server"),
+    ({"uid": "x"}, "'uid' set by the server"),
+    ({"plan_args": {}, "conditions": []}, "'conditions', 'plan_args' set by the server"),
+    ({"note": 3}, "md['note']: give text"),
+    ({"note": "x" * 5000}, "md['note']: give text of at most 2000"),
+    ({"sample": "Fe|Pt"}, "md['sample']: give a mapping of name, stack"),
+    ({"sample": {"name": "Fe", "uid": "x"}}, "md['sample']: give a mapping"),
+    ([1], "md: give a mapping"),
+], ids=["analysis_of", "plan_name", "uid", "plan_args", "not-text", "long", "sample-text", "sample-key", "list"])
+def test_a_client_sets_only_the_allowed_metadata(md, message):
+    with pytest.raises(QueueItemError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        client_metadata(md)
+
+
+def test_allowed_metadata_amends_the_table_sample():
+    table_sample = {"name": "CoFeB(5)|Pt(3)", "stack": "CoFeB|Pt"}
+    md = client_metadata({"operator": "ana", "note": "n", "purpose": "p", "sample": {"name": "Fe(2)|Pt(2)"}},
+                         table_sample)
+    assert md == {"operator": "ana", "note": "n", "purpose": "p",
+                  "sample": {"name": "Fe(2)|Pt(2)", "stack": "CoFeB|Pt"}}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"delays": [0.0, 10.0], "md": {"analysis_of": "../ESCAPED"}}, "'analysis_of' set by the server"),
+    ({"delays": [0.0, 10.0], "readables": ["heater", "spot"]}, "readables: the table fills in devices"),
+    ({"delays": [0.0, 10.0], "heater": "heater"}, "heater: the table fills in devices"),
+    ({"delays": [0.0, 10.0], "setup": {}}, "setup: the table fills in devices"),
+], ids=["md", "readables", "role", "setup"])
+def test_queue_plans_refuse_reserved_metadata_and_devices_before_anything_moves(kwargs, message):
+    table = sim_profile(fast=True)
+    plans = queue_plans(table)
+    for name in ("moke_scan", "delay_scan"):  # moke_scan passes **kwargs on to thz_emission
+        with pytest.raises(QueueItemError, match=message):
+            plans[name](**kwargs)
 
 
 @pytest.mark.parametrize("argv, code, message", [
@@ -149,7 +188,8 @@ def test_serve_refuses_what_it_cannot_serve(argv, code, message, capsys):
 def test_only_the_project_plans_and_the_table_roles_are_offered(served):
     api, _ = served
     assert set(api.plans_existing()["plans_existing"]) == set(api.plans_allowed()["plans_allowed"]) == set(PLANS)
-    assert set(api.devices_allowed()["devices_allowed"]) == set(sim_profile(fast=True).devices())
+    assert set(api.devices_existing()["devices_existing"]) == set(sim_profile(fast=True).devices())
+    assert api.devices_allowed()["devices_allowed"] == {}  # the table fills them in by role
     with pytest.raises(RequestFailedError, match="'count' is not in the list of allowed plans"):
         api.item_add(BPlan("count", ["lockin"]))
     with pytest.raises(RequestFailedError, match="not allowed|not in the list"):
@@ -182,6 +222,37 @@ def test_a_queued_plan_is_stored_like_femtospin_run(served):
                           if "analysis_of" in r.metadata["start"]]) and time.monotonic() < deadline + 20:
         time.sleep(0.2)  # the analysis file closes a moment after its final fit row
     assert fitted == [uid]
+
+
+def _item(name: str, meta: dict | None = None, **kwargs) -> dict:
+    return {"item_type": "plan", "name": name, "kwargs": {"delays": [0.0, 10.0], **kwargs}, "meta": meta or {}}
+
+
+@pytest.mark.parametrize("item, message", [
+    (_item("delay_scan", md={"analysis_of": "../ESCAPED"}), "'analysis_of' set by the server"),
+    (_item("delay_scan", md={"analysis_of": "ABSOLUTE"}), "'analysis_of' set by the server"),
+    (_item("delay_scan", md={"plan_name": "forged", "num_points": -1}), "'num_points', 'plan_name' set by the"),
+    (_item("moke_scan", readables=["heater", "spot"]), "readables: the table fills in devices"),
+    (_item("delay_scan", meta={"analysis_of": "../ESCAPED"}), "'analysis_of' set by the server"),
+], ids=["analysis_of", "absolute", "plan_name", "readables", "item-meta"])
+def test_a_hostile_item_fails_in_one_line_and_writes_nothing(served, item, message):
+    api, data = served
+    if item["kwargs"].get("md") == {"analysis_of": "ABSOLUTE"}:
+        item = _item("delay_scan", md={"analysis_of": str(data.parent.parent / "ESCAPED")})
+    before = sorted(data.parent.rglob("*"))
+    api.item_add(item)
+    result = _run_queue(api)["result"]
+    api.queue_clear()
+    assert result["exit_status"] == "failed" and message in result["msg"], result
+    assert not [p for p in sorted(data.parent.rglob("*")) if p not in before and p.suffix == ".jsonl"]
+    assert not list(data.parent.parent.glob("ESCAPED*"))
+
+
+def test_an_item_naming_a_device_is_refused_on_submission(served):
+    api, _ = served
+    with pytest.raises(RequestFailedError, match="readables"):
+        api.item_add(BPlan("delay_scan", delays=[0.0, 10.0], readables=["heater", "spot"]))
+    assert api.queue_get()["items"] == []
 
 
 def test_bad_arguments_fail_the_item_and_leave_the_table_safe(served):
