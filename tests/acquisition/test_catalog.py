@@ -172,6 +172,19 @@ def test_export_never_overwrites_and_refuses_bad_input(catalogued, capsys, tmp_p
     assert code == 2 and "'embedded', 'off' or the http(s) URI" in err
 
 
+@pytest.mark.parametrize("fmt", ["csv", "h5"])
+def test_export_never_writes_through_a_planted_part_link(catalogued, capsys, tmp_path, fmt):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / f"out.{fmt}"
+    (tmp_path / f"out.{fmt}.part").symlink_to(victim)
+    code, _, err = _cli(capsys, "export", catalogued["fitted"][:8], "--format", fmt, "--out", str(out),
+                        "--data-dir", str(catalogued["data"]), "--catalog", "embedded")
+    assert code == 0, err
+    assert victim.read_text() == "precious\n" and out.is_file() and not out.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([victim.name, out.name, f"out.{fmt}.part"])
+
+
 def test_a_restarted_service_with_its_ledger_lost_ingests_nothing_twice(catalogued, capsys):
     target = catalogued["target"]
     before = sorted(connect(target, wait_synced(target)))
