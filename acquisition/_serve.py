@@ -14,6 +14,7 @@ them could only get them wrong.
 
 from __future__ import annotations
 
+import errno
 import inspect
 import os
 import signal
@@ -31,12 +32,14 @@ from femtospin.plans import PLANS
 from ._catalog import parse_catalog
 from ._cmd_catalog import catalog_option, data_dir_option
 from ._profiles import Table
+from ._recover import close_unfinished
 from ._redis import RedisServer, RedisUnavailable, die_with_parent, ping
 from ._session import data_directory
 
 STARTUP_MODULE = "femtospin.acquisition._qserver_startup"
 ENV_PROFILE = "FEMTOSPIN_SERVE_PROFILE"  # how `serve` tells the worker's startup module what to build
 ENV_CATALOG = "FEMTOSPIN_SERVE_CATALOG"
+ENV_CLOSED = "FEMTOSPIN_SERVE_CLOSED"  # runs `serve` closed on start: the worker makes the table safe first
 HIDDEN = ("plan_name",)  # thz_emission's label for the plans built on it, not a measurement argument
 DEVICE_ARGUMENTS = ("readables", "setup")  # devices, or the table's own description: never a client's
 CLIENT_METADATA = ("sample", "operator", "note", "purpose")  # everything else in a start document is the server's
@@ -175,6 +178,27 @@ def _check_profile(profile: str) -> None:
         raise ServeError(f"--profile: {profile!r} is neither sim, sim:fast nor a profile file")
 
 
+def _check_port(host: str, port: int, option: str) -> None:
+    """Refuse a port another process listens on, before anything starts: the manager would not bind it, and
+    ``serve`` would then talk to (and on Ctrl-C stop) the other server."""
+    if not 0 < port < 65536:
+        raise ServeError(f"{option} {port}: give a port between 1 and 65535")
+    address = "0.0.0.0" if host in ("0.0.0.0", "*") else host
+    try:
+        family = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)[0][0]
+    except (socket.gaierror, UnicodeError):
+        raise ServeError(f"--host {host}: not an address of this machine") from None
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ZMQ binds: a closed socket's TIME_WAIT is no user
+        try:
+            probe.bind((address, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ServeError(f"{option} {port}: {host}:{port} is in use (another femtospin serve?); "
+                                 f"choose another port") from None
+            raise ServeError(f"--host {host}: cannot listen on {host}:{port} ({exc.strerror})") from None
+
+
 class QueueServer:
     """Redis (unless ``redis_addr`` names a running one) and a RE manager over one table.
 
@@ -198,6 +222,8 @@ class QueueServer:
     def __init__(self, profile: str, data_dir=None, *, host: str = "127.0.0.1", zmq_port: int = 60615,
                  info_port: int = 60625, redis_addr: str | None = None, catalog: str | None = None):
         _check_profile(profile)
+        _check_port(host, zmq_port, "--zmq-port")
+        _check_port(host, info_port, "--zmq-info-port")
         self.data_dir = data_directory(data_dir).expanduser().resolve()
         try:
             target = parse_catalog(catalog, self.data_dir)
@@ -214,9 +240,11 @@ class QueueServer:
         self.redis: RedisServer | None = None
         self.manager: subprocess.Popen | None = None
         self._dir: tempfile.TemporaryDirectory | None = None
+        self.closed: list[str] = []  # runs a killed process left open, closed by :meth:`start`
 
     def start(self) -> QueueServer:
-        """Start Redis and the manager; return once the manager answers requests.
+        """Close the runs a killed worker left open (:attr:`closed`), start Redis and the manager; return once
+        the manager answers requests. The worker makes the table safe when it opens, if runs were closed.
 
         Raises
         ------
@@ -233,12 +261,14 @@ class QueueServer:
         except RedisUnavailable as exc:
             raise ServeError(str(exc)) from None
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.closed = close_unfinished(self.data_dir)
         self._dir = tempfile.TemporaryDirectory(prefix="femtospin-serve-")
         config = Path(self._dir.name)
         (config / "user_group_permissions.yaml").write_text(yaml.safe_dump(permissions(PLANS)))
         env = {**os.environ, ENV_PROFILE: self.profile, "FEMTOSPIN_DATA": str(self.data_dir),
                "MPLBACKEND": "Agg"}  # nobody watches the server's screen: the report PNG is the figure
         env[ENV_CATALOG] = self.catalog
+        env[ENV_CLOSED] = ",".join(self.closed)
         command = [sys.executable, "-c", START_MANAGER, "--startup-module", STARTUP_MODULE,
                    "--existing-plans-devices", str(config / "existing_plans_and_devices.yaml"),
                    "--user-group-permissions", str(config / "user_group_permissions.yaml"),
@@ -353,6 +383,11 @@ def _serve(args) -> int:
         server.start()
         print(f"femtospin serve: RE manager at {server.control_addr} (console output at {server.info_addr}), "
               f"profile {args.profile}, runs in {server.data_dir}, Redis at {server.redis_addr}", flush=True)
+        for uid in server.closed:
+            print(f"femtospin serve: run {uid} had no stop document (its process was killed); closed it as "
+                  "aborted", flush=True)
+        if server.closed:
+            print("femtospin serve: the table is made safe when the environment opens, before any plan", flush=True)
         print("open the environment from a client to load the table; Ctrl-C stops", flush=True)
         while server.manager.poll() is None:
             time.sleep(0.2)

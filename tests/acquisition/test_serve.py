@@ -6,6 +6,7 @@ if it cannot be provided the tests fail, they never skip.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from femtospin.acquisition._serve import QueueItemError, client_metadata, permis
 from femtospin.plans import PLANS
 
 READY = "femtospin serve: RE manager at "
+SERVED = {}  # the module server's control address, for the tests that start a second one beside it
 POLL = {"status_polling_period": 0.1, "status_expiration_period": 0.05}  # the client's waits see changes sooner
 DELAYS = np.arange(-1100.0, 1001.0, 50.0).tolist()  # 43 delays, with the baseline the live fit needs
 
@@ -90,6 +92,7 @@ def served(redis_server, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve")
     proc, address, log, _ = _start_serve(tmp, "--redis-addr", redis_server.address, "--catalog", "embedded")
     api = REManagerAPI(zmq_control_addr=address, **POLL)
+    SERVED["address"] = address
     try:
         api.environment_open()
         api.wait_for_idle(timeout=60)
@@ -183,6 +186,31 @@ def test_serve_refuses_what_it_cannot_serve(argv, code, message, capsys):
     assert main(["serve", "--zmq-port", str(free_port()), *argv]) == code
     assert message in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_serve_refuses_a_port_in_use_in_one_line(capsys):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        assert main(["serve", "--zmq-port", str(port), "--zmq-info-port", str(free_port())]) == 2
+        assert main(["serve", "--zmq-port", str(free_port()), "--zmq-info-port", str(port)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"error: --zmq-port {port}: 127.0.0.1:{port} is in use (another femtospin serve?); "
+                   "choose another port",
+                   f"error: --zmq-info-port {port}: 127.0.0.1:{port} is in use (another femtospin serve?); "
+                   "choose another port"]
+
+
+def test_a_second_serve_on_the_same_port_leaves_the_first_alone(served, tmp_path):
+    api, _ = served
+    port = SERVED["address"].rsplit(":", 1)[1]
+    second = subprocess.run([sys.executable, "-m", "femtospin", "serve", "--profile", "sim:fast", "--data-dir",
+                             str(tmp_path), "--zmq-port", port, "--zmq-info-port", str(free_port())],
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode == 2 and second.stderr.count("\n") == 1 and "is in use" in second.stderr
+    assert READY not in second.stdout
+    assert api.status()["worker_environment_exists"]  # the first server still answers, environment open
 
 
 def test_only_the_project_plans_and_the_table_roles_are_offered(served):
@@ -301,3 +329,42 @@ def test_ctrl_c_aborts_the_running_plan_safely_and_stops_the_manager_and_its_own
     assert len(run.table()["lockin_x"]) < run.start["num_points"]
     closing = run.table("baseline")
     assert closing["magnet_field"][-1] == 0.0 and closing["stage_delay"][-1] == closing["stage_delay"][0]
+
+
+def test_after_a_sigkill_serve_closes_the_cut_off_run_and_makes_the_table_safe_before_work(tmp_path):
+    proc, address, log, _ = _start_serve(tmp_path)
+    api = REManagerAPI(zmq_control_addr=address, **POLL)
+    try:
+        api.environment_open()
+        api.wait_for_idle(timeout=60)
+        api.item_add(BPlan("thz_emission", delays=np.arange(-1000.0, 3000.0, 2.0).tolist(), magnetization=[1, -1]))
+        api.queue_start()
+        deadline = time.monotonic() + 30
+        while _events(tmp_path / "data") < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        api.close()
+        proc.kill()  # no cleanup: the manager, its worker and Redis die with it
+        proc.wait()
+    deadline = time.monotonic() + 20
+    while _processes_with(address) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _processes_with(address)
+    (path,) = (p for p in (tmp_path / "data").glob("*.jsonl") if ".analysis." not in p.name)
+    assert load_run(path.stem, tmp_path / "data").stop is None
+    proc, address, log, _ = _start_serve(tmp_path)
+    api = REManagerAPI(zmq_control_addr=address, **POLL)
+    try:
+        lines = log.read_text().splitlines()
+        assert f"femtospin serve: run {path.stem} had no stop document (its process was killed); closed it as " \
+               "aborted" in lines
+        run = load_run(path.stem, tmp_path / "data")
+        assert run.stop["exit_status"] == "abort" and run.stop["num_events"]["primary"] == len(run.table()["seq_num"])
+        api.environment_open()
+        api.wait_for_idle(timeout=60)
+        assert api.status()["worker_environment_exists"]
+        assert any(line.startswith("femtospin serve: table made safe after") for line in log.read_text().splitlines())
+    finally:
+        api.close()
+        assert _stop(proc, log) == 0, log.read_text()[-3000:]
+    assert not _processes_with(address)
