@@ -26,6 +26,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ._storage import ANALYSIS_INFIX, locked, read_documents
 
 POLL_S = 0.5
+ENV_URI = "FEMTOSPIN_INGEST_CATALOG"  # how the ingest service gets a lab catalog's URI (and its api key)
 STARTUP_TIMEOUT_S = 60.0
 
 
@@ -127,11 +129,13 @@ def ensure_service(target: Target) -> None:
     cmd = [sys.executable, "-c", "import sys; from femtospin.acquisition._catalog import _main; sys.exit(_main())",
            str(target.data_dir),
            "--linger", str(linger_s())]
+    # the URI may carry an api key: by environment (readable by this user only), never the command line (`ps`)
+    env = {k: v for k, v in os.environ.items() if k != ENV_URI}
     if target.uri is not None:
-        cmd += ["--catalog", target.uri]
+        env[ENV_URI] = target.uri
     # its own session: Ctrl-C at the terminal stops the measurement, not the ingest of what was measured
     with open(target.file("service", "log"), "ab") as log:
-        subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env)
 
 
 def read_status(target: Target) -> dict | None:
@@ -422,16 +426,24 @@ def _sleep(seconds: float, stopping: list, poke: Path, poked) -> bool:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    """Replace ``path`` with ``data`` at once; the file is 0600 (the status holds the embedded server's api key)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600, exclusive
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m femtospin.acquisition._catalog",
                                      description="Ingest a data directory's runs into Tiled.")
     parser.add_argument("data_dir")
-    parser.add_argument("--catalog", default=None, help="the URI of a Tiled server (default: embedded)")
+    parser.add_argument("--catalog", default=os.environ.pop(ENV_URI, None),
+                        help=f"the URI of a Tiled server (default: ${ENV_URI}, else embedded)")
     parser.add_argument("--linger", type=float, default=linger_s(), help="seconds to stay up with nothing to do")
     args = parser.parse_args(argv)
     # the service retries with its own back-off and reports why; the client's own retries (45 s) would hide that

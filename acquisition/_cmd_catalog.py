@@ -7,7 +7,9 @@ runs just measured are listed, and names any local run file it cannot read.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -209,15 +211,32 @@ def _export(args) -> int:
     primary = run["primary"].read()
     fits, _ = stored_fits(client, start["uid"])
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")  # a failed export never leaves a half file under the real name
+    tmp = exclusive_temp(out)  # a failed export never leaves a half file under the real name
     try:
         WRITERS[args.format](tmp, run, primary, fits)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    tmp.replace(out)
+    tmp.replace(out)  # replaces a link planted at ``out`` itself, never what it points to
     print(f"exported run {start['uid'][:8]} ({primary.sizes.get('time', 0)} points) to {out}")
     return 0
+
+
+def exclusive_temp(target: Path) -> Path:
+    """A new empty file beside ``target``, created exclusively (``O_EXCL``, a random name), to be renamed onto it.
+
+    A fixed name (``OUT.part``) could be a link planted by someone else, and writing
+    through it would overwrite the link's target. Its mode is that of a new file
+    (0666 less the umask), not :func:`tempfile.mkstemp`'s 0600.
+    """
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+    finally:
+        os.close(fd)
+    return Path(name)
 
 
 def _write_csv(path: Path, run, primary, fits) -> None:

@@ -27,7 +27,7 @@ from event_model import compose_run
 from femtospin import analysis
 
 from ._describe import delay_field, label
-from ._storage import RunWriter
+from ._storage import RunWriter, checked_uid
 
 SYMMETRY = ("magnetization", "angle_deg", "helicity")  # conditions the components are formed from
 LIVE_READINGS = {"overload": "lockin_overload", "power": "power_meter_power"}  # row: event field
@@ -302,8 +302,8 @@ def warning_lines(group: dict, result: analysis.AnalysisResult | None) -> list[s
 
 
 def report_path(directory: Path, uid: str) -> Path:
-    """Where the report PNG of run ``uid`` goes."""
-    return Path(directory) / f"report_{uid[:8]}.png"
+    """Where the report PNG of run ``uid`` goes: built from the validated uid, inside ``directory``."""
+    return Path(directory) / f"report_{checked_uid(uid)[:8]}.png"
 
 
 def mean_waveforms(rows: dict, conditions: list) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:

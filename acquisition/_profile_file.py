@@ -169,7 +169,7 @@ def load_profile_file(path, *, serial_factory=serial.Serial, serial_timeout: flo
     for role in Table.ROLES:
         if role not in roles:
             fail(f"roles.{role}", "missing (write 'null' if the table has no such instrument)")
-    ctx = {"visa_library": _visa_library(doc.get("visa_library", ""), path), "serial_factory": serial_factory,
+    ctx = {"visa_library": _visa_library(doc.get("visa_library", ""), path, fail), "serial_factory": serial_factory,
            "serial_timeout": serial_timeout}
     entries = {role: entry for role, entry in roles.items() if entry is not None}
     for role, entry in entries.items():
@@ -210,14 +210,32 @@ def load_profile_file(path, *, serial_factory=serial.Serial, serial_timeout: flo
     return Table(**devices, metadata=metadata)
 
 
-def _visa_library(spec: str, profile: Path) -> str:
-    """``file.yaml@sim`` with a relative file resolves next to the profile."""
-    if spec and "@" in spec:
-        file, backend = spec.rsplit("@", 1)
-        if file and not Path(file).is_absolute():
-            file = str((profile.parent / file).resolve())
-        return f"{file}@{backend}"
-    return spec
+VISA_BACKENDS = ("ivi", "ni", "py", "sim")  # pyvisa's: NI/IVI VISA, pyvisa-py, pyvisa-sim
+VISA_HELP = "give @ivi, @py, @sim or FILE.yaml@sim (a pyvisa-sim file in the profile's folder)"
+
+
+def _visa_library(spec, profile: Path, fail) -> str:
+    """The pyvisa backend a profile names: ``@py``, ``@sim``, … or ``file.yaml@sim`` with the pyvisa-sim file
+    in the profile's folder (a relative name resolves there).
+
+    Only a backend, never any other file: pyvisa would parse it and its errors would quote it.
+    """
+    if spec in ("", None):
+        return ""
+    if not isinstance(spec, str) or "@" not in spec:
+        fail("visa_library", VISA_HELP)
+    file, backend = spec.rsplit("@", 1)
+    if backend not in VISA_BACKENDS or (file and backend != "sim"):
+        fail("visa_library", VISA_HELP)
+    if not file:
+        return spec
+    folder = profile.resolve().parent
+    resolved = (folder / file).resolve()  # an absolute name stays itself
+    if resolved.parent != folder or resolved.suffix not in (".yaml", ".yml"):
+        fail("visa_library", f"{file!r} is not a .yaml file in the profile's folder; {VISA_HELP}")
+    if not resolved.is_file():
+        fail("visa_library", f"no pyvisa-sim file {resolved.name!r} in {folder}")
+    return f"{resolved}@sim"
 
 
 def _check_entry(where: str, role: str, entry, fail) -> None:

@@ -14,6 +14,7 @@ them could only get them wrong.
 
 from __future__ import annotations
 
+import errno
 import inspect
 import os
 import signal
@@ -30,13 +31,20 @@ from femtospin.plans import PLANS
 
 from ._catalog import parse_catalog
 from ._cmd_catalog import catalog_option, data_dir_option
+from ._profiles import Table
+from ._recover import close_unfinished
 from ._redis import RedisServer, RedisUnavailable, die_with_parent, ping
 from ._storage import data_directory
 
 STARTUP_MODULE = "femtospin.acquisition._qserver_startup"
 ENV_PROFILE = "FEMTOSPIN_SERVE_PROFILE"  # how `serve` tells the worker's startup module what to build
 ENV_CATALOG = "FEMTOSPIN_SERVE_CATALOG"
+ENV_CLOSED = "FEMTOSPIN_SERVE_CLOSED"  # runs `serve` closed on start: the worker makes the table safe first
 HIDDEN = ("plan_name",)  # thz_emission's label for the plans built on it, not a measurement argument
+DEVICE_ARGUMENTS = ("readables", "setup")  # devices, or the table's own description: never a client's
+CLIENT_METADATA = ("sample", "operator", "note", "purpose")  # everything else in a start document is the server's
+SAMPLE_KEYS = ("name", "stack", "substrate", "cap")
+MAX_TEXT = 2000  # characters of one metadata value: a note, not a file
 USER_GROUPS = ("root", "primary")  # root bounds every group; primary is the clients' default group
 READY_TIMEOUT_S = 60.0
 START_MANAGER = ("import sys; from bluesky_queueserver.manager.start_manager import start_manager; "
@@ -45,6 +53,63 @@ START_MANAGER = ("import sys; from bluesky_queueserver.manager.start_manager imp
 
 class ServeError(RuntimeError):
     """The queue server could not be started."""
+
+
+class QueueItemError(ValueError):
+    """A queue item asks for what only the server may set; its message is the item's one-line error."""
+
+
+def _text(key: str, value) -> str:
+    if not isinstance(value, str) or len(value) > MAX_TEXT:
+        raise QueueItemError(f"md[{key!r}]: give text of at most {MAX_TEXT} characters")
+    return value
+
+
+def client_metadata(md, sample: dict | None = None) -> dict:
+    """The metadata a queue client may add to a run's start document, checked.
+
+    Parameters
+    ----------
+    md : dict
+        The client's metadata: only :data:`CLIENT_METADATA` keys, text values;
+        ``sample`` a mapping of :data:`SAMPLE_KEYS` to text.
+    sample : dict, optional
+        The table's sample, which the client's ``sample`` entries amend.
+
+    Returns
+    -------
+    dict
+        The metadata to store.
+
+    Raises
+    ------
+    QueueItemError
+        A reserved key (``analysis_of``, ``plan_name``, ``num_points``, ``uid``, …) or a value of
+        the wrong form, named in one line.
+    """
+    if md is None:
+        return {}
+    if not isinstance(md, dict):
+        raise QueueItemError("md: give a mapping of " + ", ".join(CLIENT_METADATA))
+    reserved = sorted(str(k) for k in md if k not in CLIENT_METADATA)
+    if reserved:
+        raise QueueItemError(f"md: {', '.join(map(repr, reserved))[:200]} set by the server; "
+                             f"a client may set only {', '.join(CLIENT_METADATA)}")
+    out = {k: _text(k, v) for k, v in md.items() if k != "sample"}
+    if "sample" in md:
+        given = md["sample"]
+        if not isinstance(given, dict) or not set(given) <= set(SAMPLE_KEYS):
+            raise QueueItemError(f"md['sample']: give a mapping of {', '.join(SAMPLE_KEYS)} to text")
+        out["sample"] = {**(sample or {}), **{k: _text(f"sample.{k}", v) for k, v in given.items()}}
+    return out
+
+
+def _refuse_devices(kwargs: dict, roles) -> None:
+    """Devices come from the table by role, never from a queue item (by name or otherwise)."""
+    named = sorted(k for k in kwargs if k in roles or k in DEVICE_ARGUMENTS or k in HIDDEN or k in Table.ROLES)
+    if named:
+        raise QueueItemError(f"{', '.join(named)}: the table fills in devices and its setup; "
+                             "a queue item gives only the measurement's arguments")
 
 
 def queue_plans(table, laser=None) -> dict:
@@ -74,10 +139,15 @@ def queue_plans(table, laser=None) -> dict:
 def _queue_plan(plan, table, laser):
     roles = table.role_kwargs(plan)
     signature = inspect.signature(plan, eval_str=True)  # real types, which the queue server checks items against
+    hidden = {*roles, *HIDDEN, *DEVICE_ARGUMENTS}
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
-              else p for p in signature.parameters.values() if p.name not in roles and p.name not in HIDDEN]
+              else p for p in signature.parameters.values() if p.name not in hidden]
+    sample = table.metadata.get("sample")
 
     def queued(**kwargs):
+        _refuse_devices(kwargs, roles)  # plans taking **kwargs would pass them on
+        if "md" in kwargs:
+            kwargs["md"] = client_metadata(kwargs["md"], sample)
         measurement = plan(**roles, **kwargs)
         return measurement if laser is None else _watched(measurement, laser)
 
@@ -94,9 +164,10 @@ def _watched(measurement, laser):
 
 
 def permissions(plan_names) -> dict:
-    """User-group permissions: ``plan_names`` only, every device of the namespace, no function."""
+    """User-group permissions: ``plan_names`` only, no device (the table fills them in, so an item naming
+    one is refused and no string of an item becomes a device), no function."""
     rules = {"allowed_plans": list(plan_names), "forbidden_plans": [None],
-             "allowed_devices": [None], "forbidden_devices": [None],
+             "allowed_devices": [], "forbidden_devices": [None],
              "allowed_functions": [], "forbidden_functions": [None]}
     return {"user_groups": {group: dict(rules) for group in USER_GROUPS}}
 
@@ -105,6 +176,27 @@ def _check_profile(profile: str) -> None:
     # loading it here would open a real table's instruments twice; the worker loads it
     if profile not in ("sim", "sim:fast") and not Path(profile).is_file():
         raise ServeError(f"--profile: {profile!r} is neither sim, sim:fast nor a profile file")
+
+
+def _check_port(host: str, port: int, option: str) -> None:
+    """Refuse a port another process listens on, before anything starts: the manager would not bind it, and
+    ``serve`` would then talk to (and on Ctrl-C stop) the other server."""
+    if not 0 < port < 65536:
+        raise ServeError(f"{option} {port}: give a port between 1 and 65535")
+    address = "0.0.0.0" if host in ("0.0.0.0", "*") else host
+    try:
+        family = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)[0][0]
+    except (socket.gaierror, UnicodeError):
+        raise ServeError(f"--host {host}: not an address of this machine") from None
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ZMQ binds: a closed socket's TIME_WAIT is no user
+        try:
+            probe.bind((address, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ServeError(f"{option} {port}: {host}:{port} is in use (another femtospin serve?); "
+                                 f"choose another port") from None
+            raise ServeError(f"--host {host}: cannot listen on {host}:{port} ({exc.strerror})") from None
 
 
 class QueueServer:
@@ -130,6 +222,8 @@ class QueueServer:
     def __init__(self, profile: str, data_dir=None, *, host: str = "127.0.0.1", zmq_port: int = 60615,
                  info_port: int = 60625, redis_addr: str | None = None, catalog: str | None = None):
         _check_profile(profile)
+        _check_port(host, zmq_port, "--zmq-port")
+        _check_port(host, info_port, "--zmq-info-port")
         self.data_dir = data_directory(data_dir).expanduser().resolve()
         try:
             target = parse_catalog(catalog, self.data_dir)
@@ -146,9 +240,11 @@ class QueueServer:
         self.redis: RedisServer | None = None
         self.manager: subprocess.Popen | None = None
         self._dir: tempfile.TemporaryDirectory | None = None
+        self.closed: list[str] = []  # runs a killed process left open, closed by :meth:`start`
 
     def start(self) -> QueueServer:
-        """Start Redis and the manager; return once the manager answers requests.
+        """Close the runs a killed worker left open (:attr:`closed`), start Redis and the manager; return once
+        the manager answers requests. The worker makes the table safe when it opens, if runs were closed.
 
         Raises
         ------
@@ -165,12 +261,14 @@ class QueueServer:
         except RedisUnavailable as exc:
             raise ServeError(str(exc)) from None
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.closed = close_unfinished(self.data_dir)
         self._dir = tempfile.TemporaryDirectory(prefix="femtospin-serve-")
         config = Path(self._dir.name)
         (config / "user_group_permissions.yaml").write_text(yaml.safe_dump(permissions(PLANS)))
         env = {**os.environ, ENV_PROFILE: self.profile, "FEMTOSPIN_DATA": str(self.data_dir),
                "MPLBACKEND": "Agg"}  # nobody watches the server's screen: the report PNG is the figure
         env[ENV_CATALOG] = self.catalog
+        env[ENV_CLOSED] = ",".join(self.closed)
         command = [sys.executable, "-c", START_MANAGER, "--startup-module", STARTUP_MODULE,
                    "--existing-plans-devices", str(config / "existing_plans_and_devices.yaml"),
                    "--user-group-permissions", str(config / "user_group_permissions.yaml"),
@@ -285,6 +383,11 @@ def _serve(args) -> int:
         server.start()
         print(f"femtospin serve: RE manager at {server.control_addr} (console output at {server.info_addr}), "
               f"profile {args.profile}, runs in {server.data_dir}, Redis at {server.redis_addr}", flush=True)
+        for uid in server.closed:
+            print(f"femtospin serve: run {uid} had no stop document (its process was killed); closed it as "
+                  "aborted", flush=True)
+        if server.closed:
+            print("femtospin serve: the table is made safe when the environment opens, before any plan", flush=True)
         print("open the environment from a client to load the table; Ctrl-C stops", flush=True)
         while server.manager.poll() is None:
             time.sleep(0.2)

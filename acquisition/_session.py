@@ -30,20 +30,21 @@ class Session:
     (``"embedded"``, a Tiled URI or a :class:`Target`), the catalog's ingest service is
     started and told after each run; the RunEngine itself never talks to Tiled.
     Ctrl-C, SIGTERM and SIGHUP abort a run the same way (:class:`StopSignals`);
-    ``stop_signals=False`` keeps bluesky's own Ctrl-C handling (the queue server's worker).
+    ``stop_signals=False`` keeps bluesky's own Ctrl-C handling (the queue server's worker);
+    ``run_engine`` is the RunEngine class (the queue server's checks the metadata of each call).
     """
 
     def __init__(self, table: Table, data_dir: str | Path | None = None, *, progress: bool = False,
                  operator: str | None = None, laser_threshold_W: float | None = None, live: bool = False,
                  report_dir: str | Path | None = None, catalog: str | Target | None = None,
-                 stop_signals: bool = True):
+                 stop_signals: bool = True, run_engine: type = RunEngine):
         self.table = table
         self.writer = RunWriter(data_directory(data_dir))
         self.catalog = (catalog if isinstance(catalog, Target) or catalog is None
                         else parse_catalog(catalog, self.writer.directory))
         self.laser = None
         self.signals = StopSignals(suspended=lambda: self.laser is not None and self.laser.suspender.tripped)
-        self.RE = RunEngine({"operator": operator or os.environ.get("USER", "unknown"), **table.metadata},
+        self.RE = run_engine({"operator": operator or os.environ.get("USER", "unknown"), **table.metadata},
                             **({"context_managers": [self.signals]} if stop_signals else {}))
         self.RE.subscribe(self.writer)  # first, so every later callback sees stored documents
         self.uids: list[str] = []  # runs started by the last :meth:`run`, also when it raised

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,29 @@ def data_directory(path: str | Path | None = None) -> Path:
     return Path(os.environ.get("FEMTOSPIN_DATA", Path.home() / "femtospin-data"))
 
 ANALYSIS_INFIX = ".analysis."
+UID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # bluesky's uids: str(uuid4())
+UID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
+
+
+def checked_uid(uid, what: str = "run uid") -> str:
+    """``uid`` if it is a run uid (a UUID in bluesky's form), the only thing a run's file name is built from.
+
+    Raises
+    ------
+    ValueError
+        Anything else (a path, ``..``, an absolute name), naming it.
+    """
+    if not isinstance(uid, str) or not UID.fullmatch(uid):
+        raise ValueError(f"{what} {str(uid)[:80]!r} is not a run uid")
+    return uid
+
+
+def inside(directory: Path, name: str) -> Path:
+    """``directory / name``, refused unless it stays directly in ``directory``."""
+    path = Path(directory) / name
+    if path.parent != Path(directory) or path.name in ("", ".", ".."):
+        raise ValueError(f"{name!r} is not a file name inside {directory}")
+    return path
 
 
 def _encode(obj):
@@ -47,9 +71,19 @@ class RunWriter:
         self._run_of: dict[str, str] = {}  # descriptor uid -> run uid
 
     def path(self, uid: str, start: dict | None = None) -> Path:
-        if start and start.get("analysis_of"):
-            return self.directory / f"{start['analysis_of']}{ANALYSIS_INFIX}{uid[:8]}.jsonl"
-        return self.directory / f"{uid}.jsonl"
+        """The file of run ``uid``, built only from validated uids, inside :attr:`directory`.
+
+        Raises
+        ------
+        ValueError
+            ``uid`` or the start's ``analysis_of`` is not a run uid (a start document
+            must not choose where it is written).
+        """
+        uid = checked_uid(uid)
+        if start and "analysis_of" in start:
+            measured = checked_uid(start["analysis_of"], "analysis_of")
+            return inside(self.directory, f"{measured}{ANALYSIS_INFIX}{uid[:8]}.jsonl")
+        return inside(self.directory, f"{uid}.jsonl")
 
     def __call__(self, name: str, doc: dict) -> None:
         line = json.dumps([name, doc], default=_encode, separators=(",", ":")) + "\n"  # before any file is touched
@@ -144,6 +178,8 @@ def final_fits(fit_stream: dict) -> list[dict]:
 def find_run_file(uid: str, directory: str | Path) -> Path:
     """The file of run ``uid`` (a unique prefix is enough) in ``directory``."""
     directory = Path(directory)
+    if not isinstance(uid, str) or not UID_PREFIX.fullmatch(uid):  # a glob pattern or a path would look elsewhere
+        raise FileNotFoundError(f"no run {uid!r} in {directory}: a run id is hexadecimal digits and dashes")
     matches = sorted(p for p in directory.glob(f"{uid}*.jsonl") if ANALYSIS_INFIX not in p.name)
     if not matches:
         raise FileNotFoundError(f"no run {uid!r} in {directory}")

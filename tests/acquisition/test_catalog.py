@@ -16,7 +16,8 @@ import pytest
 import xarray as xr
 
 from femtospin.acquisition import Session, catalog_client, load_run, main, sim_profile
-from femtospin.acquisition._catalog import Target, connect, read_status, stop_service, wait_synced
+from femtospin.acquisition._catalog import Target, connect, ensure_service, read_status, stop_service, wait_synced
+from femtospin.acquisition._redis import free_port
 from femtospin.plans import delay_grid, delay_scan, thz_emission
 
 
@@ -172,6 +173,19 @@ def test_export_never_overwrites_and_refuses_bad_input(catalogued, capsys, tmp_p
     assert code == 2 and "'embedded', 'off' or the http(s) URI" in err
 
 
+@pytest.mark.parametrize("fmt", ["csv", "h5"])
+def test_export_never_writes_through_a_planted_part_link(catalogued, capsys, tmp_path, fmt):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / f"out.{fmt}"
+    (tmp_path / f"out.{fmt}.part").symlink_to(victim)
+    code, _, err = _cli(capsys, "export", catalogued["fitted"][:8], "--format", fmt, "--out", str(out),
+                        "--data-dir", str(catalogued["data"]), "--catalog", "embedded")
+    assert code == 0, err
+    assert victim.read_text() == "precious\n" and out.is_file() and not out.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([victim.name, out.name, f"out.{fmt}.part"])
+
+
 def test_a_restarted_service_with_its_ledger_lost_ingests_nothing_twice(catalogued, capsys):
     target = catalogued["target"]
     before = sorted(connect(target, wait_synced(target)))
@@ -215,6 +229,21 @@ class _HungServer:
         self.sock.close()
         for c in self.conns:
             c.close()
+
+
+def test_the_api_key_is_not_on_the_ingest_service_command_line_and_its_status_is_0600(tmp_path):
+    target = Target(tmp_path.resolve(), f"http://127.0.0.1:{free_port()}/api/v1?api_key=labsecret")  # nobody there
+    try:
+        ensure_service(target)
+        deadline = time.monotonic() + 30
+        while not (target.status_path.exists() and read_status(target)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid = int(target.file("service", "lock").read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        assert b"_catalog" in cmdline and b"labsecret" not in cmdline
+        assert target.status_path.stat().st_mode & 0o777 == 0o600
+    finally:
+        stop_service(target)
 
 
 def test_a_hung_then_down_server_never_stalls_a_measurement_and_gets_the_run_when_back(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ if it cannot be provided the tests fail, they never skip.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,10 +21,11 @@ from bluesky_queueserver_api.zmq import REManagerAPI
 from femtospin.acquisition import Table, _redis, catalog_client, load_run, main, sim_profile
 from femtospin.acquisition._catalog import Target, stop_service
 from femtospin.acquisition._redis import RedisServer, RedisUnavailable, free_port, ping
-from femtospin.acquisition._serve import permissions, queue_plans
+from femtospin.acquisition._serve import QueueItemError, client_metadata, permissions, queue_plans
 from femtospin.plans import PLANS
 
 READY = "femtospin serve: RE manager at "
+SERVED = {}  # the module server's control address, for the tests that start a second one beside it
 POLL = {"status_polling_period": 0.1, "status_expiration_period": 0.05}  # the client's waits see changes sooner
 DELAYS = np.arange(-1100.0, 1001.0, 50.0).tolist()  # 43 delays, with the baseline the live fit needs
 
@@ -90,6 +92,7 @@ def served(redis_server, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve")
     proc, address, log, _ = _start_serve(tmp, "--redis-addr", redis_server.address, "--catalog", "embedded")
     api = REManagerAPI(zmq_control_addr=address, **POLL)
+    SERVED["address"] = address
     try:
         api.environment_open()
         api.wait_for_idle(timeout=60)
@@ -133,6 +136,45 @@ def test_permissions_allow_the_project_plans_and_no_function():
     assert set(groups) == {"root", "primary"}
     for rules in groups.values():
         assert rules["allowed_plans"] == list(PLANS) and rules["allowed_functions"] == []
+        assert rules["allowed_devices"] == []  # no string of an item is ever turned into a device
+
+
+@pytest.mark.parametrize("md, message", [
+    ({"analysis_of": "../ESCAPED"}, "'analysis_of' set by the server"),
+    ({"plan_name": "forged", "num_points": -1}, "'num_points', 'plan_name' set by the server"),
+    ({"uid": "x"}, "'uid' set by the server"),
+    ({"plan_args": {}, "conditions": []}, "'conditions', 'plan_args' set by the server"),
+    ({"note": 3}, "md['note']: give text"),
+    ({"note": "x" * 5000}, "md['note']: give text of at most 2000"),
+    ({"sample": "Fe|Pt"}, "md['sample']: give a mapping of name, stack"),
+    ({"sample": {"name": "Fe", "uid": "x"}}, "md['sample']: give a mapping"),
+    ([1], "md: give a mapping"),
+], ids=["analysis_of", "plan_name", "uid", "plan_args", "not-text", "long", "sample-text", "sample-key", "list"])
+def test_a_client_sets_only_the_allowed_metadata(md, message):
+    with pytest.raises(QueueItemError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        client_metadata(md)
+
+
+def test_allowed_metadata_amends_the_table_sample():
+    table_sample = {"name": "CoFeB(5)|Pt(3)", "stack": "CoFeB|Pt"}
+    md = client_metadata({"operator": "ana", "note": "n", "purpose": "p", "sample": {"name": "Fe(2)|Pt(2)"}},
+                         table_sample)
+    assert md == {"operator": "ana", "note": "n", "purpose": "p",
+                  "sample": {"name": "Fe(2)|Pt(2)", "stack": "CoFeB|Pt"}}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"delays": [0.0, 10.0], "md": {"analysis_of": "../ESCAPED"}}, "'analysis_of' set by the server"),
+    ({"delays": [0.0, 10.0], "readables": ["heater", "spot"]}, "readables: the table fills in devices"),
+    ({"delays": [0.0, 10.0], "heater": "heater"}, "heater: the table fills in devices"),
+    ({"delays": [0.0, 10.0], "setup": {}}, "setup: the table fills in devices"),
+], ids=["md", "readables", "role", "setup"])
+def test_queue_plans_refuse_reserved_metadata_and_devices_before_anything_moves(kwargs, message):
+    table = sim_profile(fast=True)
+    plans = queue_plans(table)
+    for name in ("moke_scan", "delay_scan"):  # moke_scan passes **kwargs on to thz_emission
+        with pytest.raises(QueueItemError, match=message):
+            plans[name](**kwargs)
 
 
 @pytest.mark.parametrize("argv, code, message", [
@@ -146,10 +188,36 @@ def test_serve_refuses_what_it_cannot_serve(argv, code, message, capsys):
     assert signal.getsignal(signal.SIGINT) is handler
 
 
+def test_serve_refuses_a_port_in_use_in_one_line(capsys):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        assert main(["serve", "--zmq-port", str(port), "--zmq-info-port", str(free_port())]) == 2
+        assert main(["serve", "--zmq-port", str(free_port()), "--zmq-info-port", str(port)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"error: --zmq-port {port}: 127.0.0.1:{port} is in use (another femtospin serve?); "
+                   "choose another port",
+                   f"error: --zmq-info-port {port}: 127.0.0.1:{port} is in use (another femtospin serve?); "
+                   "choose another port"]
+
+
+def test_a_second_serve_on_the_same_port_leaves_the_first_alone(served, tmp_path):
+    api, _ = served
+    port = SERVED["address"].rsplit(":", 1)[1]
+    second = subprocess.run([sys.executable, "-m", "femtospin", "serve", "--profile", "sim:fast", "--data-dir",
+                             str(tmp_path), "--zmq-port", port, "--zmq-info-port", str(free_port())],
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode == 2 and second.stderr.count("\n") == 1 and "is in use" in second.stderr
+    assert READY not in second.stdout
+    assert api.status()["worker_environment_exists"]  # the first server still answers, environment open
+
+
 def test_only_the_project_plans_and_the_table_roles_are_offered(served):
     api, _ = served
     assert set(api.plans_existing()["plans_existing"]) == set(api.plans_allowed()["plans_allowed"]) == set(PLANS)
-    assert set(api.devices_allowed()["devices_allowed"]) == set(sim_profile(fast=True).devices())
+    assert set(api.devices_existing()["devices_existing"]) == set(sim_profile(fast=True).devices())
+    assert api.devices_allowed()["devices_allowed"] == {}  # the table fills them in by role
     with pytest.raises(RequestFailedError, match="'count' is not in the list of allowed plans"):
         api.item_add(BPlan("count", ["lockin"]))
     with pytest.raises(RequestFailedError, match="not allowed|not in the list"):
@@ -182,6 +250,37 @@ def test_a_queued_plan_is_stored_like_femtospin_run(served):
                           if "analysis_of" in r.metadata["start"]]) and time.monotonic() < deadline + 20:
         time.sleep(0.2)  # the analysis file closes a moment after its final fit row
     assert fitted == [uid]
+
+
+def _item(name: str, meta: dict | None = None, **kwargs) -> dict:
+    return {"item_type": "plan", "name": name, "kwargs": {"delays": [0.0, 10.0], **kwargs}, "meta": meta or {}}
+
+
+@pytest.mark.parametrize("item, message", [
+    (_item("delay_scan", md={"analysis_of": "../ESCAPED"}), "'analysis_of' set by the server"),
+    (_item("delay_scan", md={"analysis_of": "ABSOLUTE"}), "'analysis_of' set by the server"),
+    (_item("delay_scan", md={"plan_name": "forged", "num_points": -1}), "'num_points', 'plan_name' set by the"),
+    (_item("moke_scan", readables=["heater", "spot"]), "readables: the table fills in devices"),
+    (_item("delay_scan", meta={"analysis_of": "../ESCAPED"}), "'analysis_of' set by the server"),
+], ids=["analysis_of", "absolute", "plan_name", "readables", "item-meta"])
+def test_a_hostile_item_fails_in_one_line_and_writes_nothing(served, item, message):
+    api, data = served
+    if item["kwargs"].get("md") == {"analysis_of": "ABSOLUTE"}:
+        item = _item("delay_scan", md={"analysis_of": str(data.parent.parent / "ESCAPED")})
+    before = sorted(data.parent.rglob("*"))
+    api.item_add(item)
+    result = _run_queue(api)["result"]
+    api.queue_clear()
+    assert result["exit_status"] == "failed" and message in result["msg"], result
+    assert not [p for p in sorted(data.parent.rglob("*")) if p not in before and p.suffix == ".jsonl"]
+    assert not list(data.parent.parent.glob("ESCAPED*"))
+
+
+def test_an_item_naming_a_device_is_refused_on_submission(served):
+    api, _ = served
+    with pytest.raises(RequestFailedError, match="readables"):
+        api.item_add(BPlan("delay_scan", delays=[0.0, 10.0], readables=["heater", "spot"]))
+    assert api.queue_get()["items"] == []
 
 
 def test_bad_arguments_fail_the_item_and_leave_the_table_safe(served):
@@ -230,3 +329,42 @@ def test_ctrl_c_aborts_the_running_plan_safely_and_stops_the_manager_and_its_own
     assert len(run.table()["lockin_x"]) < run.start["num_points"]
     closing = run.table("baseline")
     assert closing["magnet_field"][-1] == 0.0 and closing["stage_delay"][-1] == closing["stage_delay"][0]
+
+
+def test_after_a_sigkill_serve_closes_the_cut_off_run_and_makes_the_table_safe_before_work(tmp_path):
+    proc, address, log, _ = _start_serve(tmp_path)
+    api = REManagerAPI(zmq_control_addr=address, **POLL)
+    try:
+        api.environment_open()
+        api.wait_for_idle(timeout=60)
+        api.item_add(BPlan("thz_emission", delays=np.arange(-1000.0, 3000.0, 2.0).tolist(), magnetization=[1, -1]))
+        api.queue_start()
+        deadline = time.monotonic() + 30
+        while _events(tmp_path / "data") < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        api.close()
+        proc.kill()  # no cleanup: the manager, its worker and Redis die with it
+        proc.wait()
+    deadline = time.monotonic() + 20
+    while _processes_with(address) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _processes_with(address)
+    (path,) = (p for p in (tmp_path / "data").glob("*.jsonl") if ".analysis." not in p.name)
+    assert load_run(path.stem, tmp_path / "data").stop is None
+    proc, address, log, _ = _start_serve(tmp_path)
+    api = REManagerAPI(zmq_control_addr=address, **POLL)
+    try:
+        lines = log.read_text().splitlines()
+        assert f"femtospin serve: run {path.stem} had no stop document (its process was killed); closed it as " \
+               "aborted" in lines
+        run = load_run(path.stem, tmp_path / "data")
+        assert run.stop["exit_status"] == "abort" and run.stop["num_events"]["primary"] == len(run.table()["seq_num"])
+        api.environment_open()
+        api.wait_for_idle(timeout=60)
+        assert api.status()["worker_environment_exists"]
+        assert any(line.startswith("femtospin serve: table made safe after") for line in log.read_text().splitlines())
+    finally:
+        api.close()
+        assert _stop(proc, log) == 0, log.read_text()[-3000:]
+    assert not _processes_with(address)

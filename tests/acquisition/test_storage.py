@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -75,11 +76,37 @@ def test_unknown_and_ambiguous_uids(tmp_path):
 
 
 def test_writer_never_overwrites_a_stored_run(tmp_path):
-    writer = RunWriter(tmp_path)
-    (tmp_path / "u1.jsonl").write_text("precious\n")
+    writer, uid = RunWriter(tmp_path), str(uuid.uuid4())
+    (tmp_path / f"{uid}.jsonl").write_text("precious\n")
     with pytest.raises(FileExistsError):
-        writer("start", {"uid": "u1", "time": 0.0})
-    assert (tmp_path / "u1.jsonl").read_text() == "precious\n"
+        writer("start", {"uid": uid, "time": 0.0})
+    assert (tmp_path / f"{uid}.jsonl").read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("start", [
+    {"analysis_of": "../ESCAPED"},
+    {"analysis_of": "ABSOLUTE"},
+    {"analysis_of": ["not", "a", "uid"]},
+    {"uid": "../ESCAPED"},
+], ids=["relative", "absolute", "not-a-string", "own-uid"])
+def test_a_start_document_cannot_choose_where_it_is_written(tmp_path, start):
+    data = tmp_path / "data"
+    writer = RunWriter(data)
+    start = {k: str(tmp_path / "ESCAPED") if v == "ABSOLUTE" else v for k, v in start.items()}
+    with pytest.raises(ValueError, match="is not a run uid"):
+        writer("start", {"uid": str(uuid.uuid4()), "time": 0.0, **start})
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) in ([], [data.relative_to(tmp_path)])
+
+
+def test_an_analysis_run_is_written_beside_its_run(tmp_path):
+    measured, uid = str(uuid.uuid4()), str(uuid.uuid4())
+    assert RunWriter(tmp_path).path(uid, {"analysis_of": measured}) == tmp_path / f"{measured}.analysis.{uid[:8]}.jsonl"
+
+
+@pytest.mark.parametrize("uid", ["../data/x", "*", "/etc/passwd"])
+def test_a_run_id_is_never_a_path_or_a_pattern(tmp_path, uid):
+    with pytest.raises(FileNotFoundError, match="hexadecimal digits and dashes"):
+        load_run(uid, tmp_path / "data")
 
 
 CHILD = textwrap.dedent(
@@ -129,7 +156,7 @@ def test_sigkill_mid_run_leaves_every_recorded_event_readable(tmp_path):
 
 
 def test_a_document_that_cannot_be_stored_leaves_no_file(tmp_path):
-    writer = RunWriter(tmp_path)
+    writer, uid = RunWriter(tmp_path), str(uuid.uuid4())
     with pytest.raises(TypeError, match="cannot store object"):
-        writer("start", {"uid": "u2", "time": 0.0, "bad": object()})
-    assert not (tmp_path / "u2.jsonl").exists()
+        writer("start", {"uid": uid, "time": 0.0, "bad": object()})
+    assert not (tmp_path / f"{uid}.jsonl").exists()

@@ -36,7 +36,8 @@ def test_delay_scan_runs_on_the_pyvisa_sim_profile():
 
 def _broken(tmp_path, edit):
     doc = yaml.safe_load(SIM_VISA.read_text())
-    doc["visa_library"] = str(PROFILES / "sim-visa-instruments.yaml") + "@sim"
+    (tmp_path / "instruments.yaml").write_text((PROFILES / "sim-visa-instruments.yaml").read_text())
+    doc["visa_library"] = "instruments.yaml@sim"  # pyvisa-sim's file lives beside the profile
     edit(doc)
     path = tmp_path / "table.yaml"
     path.write_text(yaml.safe_dump(doc))
@@ -70,6 +71,42 @@ def test_broken_profile_names_file_entry_and_problem(tmp_path, edit, entry, prob
     assert "\n" not in message
     assert message.startswith(f"{path}: {entry}: ")
     assert problem in message
+
+
+@pytest.mark.parametrize("library, problem", [
+    ("/etc/passwd", "give @ivi, @py, @sim or FILE.yaml@sim"),
+    ("/etc/passwd@sim", "is not a .yaml file in the profile's folder"),
+    ("../outside.yaml@sim", "is not a .yaml file in the profile's folder"),
+    ("SECRET.yaml@sim", "is not a .yaml file in the profile's folder"),  # absolute, elsewhere
+    ("instruments.yaml@py", "give @ivi, @py"),
+    ("@evil", "give @ivi, @py"),
+    ("missing.yaml@sim", "no pyvisa-sim file 'missing.yaml'"),
+    (["@sim"], "give @ivi, @py"),
+], ids=["file", "file-sim", "parent", "absolute", "file-py", "backend", "missing", "not-text"])
+def test_visa_library_names_only_a_pyvisa_backend_and_never_quotes_a_file(tmp_path, library, problem):
+    secret = tmp_path / "elsewhere" / "SECRET.yaml"
+    secret.parent.mkdir()
+    secret.write_text("resources: {}\ntoken: hunter2\n")
+    (tmp_path / "outside.yaml").write_text("token: hunter2\n")
+    table = tmp_path / "table"
+    table.mkdir()
+    library = str(secret) + "@sim" if library == "SECRET.yaml@sim" else library
+    path = _broken(table, lambda d: d.update({"visa_library": library}))
+    with pytest.raises(ProfileError) as info:
+        load_profile_file(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: visa_library: ") and problem in message and "\n" not in message
+    assert "hunter2" not in message and "root:" not in message
+
+
+@pytest.mark.parametrize("library", ["@sim", "instruments.yaml@sim", "INSTRUMENTS@sim"])
+def test_visa_library_accepts_a_backend_or_a_pyvisa_sim_file_beside_the_profile(tmp_path, library):
+    library = str(tmp_path / "instruments.yaml") + "@sim" if library == "INSTRUMENTS@sim" else library
+    if library == "@sim":  # pyvisa-sim's default resources have no such instruments: the backend is accepted
+        with pytest.raises(ProfileError, match="cannot connect"):
+            load_profile_file(_broken(tmp_path, lambda d: d.update({"visa_library": library})))
+    else:
+        assert load_profile_file(_broken(tmp_path, lambda d: d.update({"visa_library": library}))).lockin is not None
 
 
 def test_missing_file_and_bad_yaml(tmp_path):
