@@ -189,7 +189,7 @@ def _check_port(host: str, port: int, option: str) -> None:
     except (socket.gaierror, UnicodeError):
         raise ServeError(f"--host {host}: not an address of this machine") from None
     with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ZMQ binds: a closed socket's TIME_WAIT is no user
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ZMQ binds: TIME_WAIT is no user
         try:
             probe.bind((address, port))
         except OSError as exc:
