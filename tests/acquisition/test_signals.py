@@ -160,13 +160,12 @@ def test_first_signal_stops_a_run_suspended_on_a_weak_laser(tmp_path, signum, la
     try:
         lines.wait_for("suspended")
         proc.send_signal(signum)  # once
-        err = proc.stderr.read()
         proc.wait(timeout=30)
-        out = lines.text()
     finally:
-        if proc.poll() is None:
+        if proc.poll() is None:  # never leave a hung child behind
             proc.kill()
-            proc.communicate()
+            proc.wait()
+    err, out = proc.stderr.read(), lines.text()
     assert proc.returncode == 5, err
     assert f"interrupted by {label}" in out
     run = load_run(_run_file(tmp_path).stem, tmp_path)
