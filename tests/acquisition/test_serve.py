@@ -304,10 +304,8 @@ def test_bad_arguments_fail_the_item_and_leave_the_table_safe(served):
         assert opening[key][0] == pytest.approx(closing[key][-1]), key
 
 
-def test_ctrl_c_aborts_the_running_plan_safely_and_stops_the_manager_and_its_own_redis(tmp_path):
-    proc, address, log, ready = _start_serve(tmp_path)
-    redis_addr = ready.rsplit("Redis at ", 1)[1].strip()
-    assert redis_addr.startswith("127.0.0.1:") and ping(redis_addr)
+def _start_a_long_run(address, data):
+    """Open the environment, queue a long THz-emission run and wait until it has recorded events."""
     api = REManagerAPI(zmq_control_addr=address, **POLL)
     try:
         api.environment_open()
@@ -315,10 +313,17 @@ def test_ctrl_c_aborts_the_running_plan_safely_and_stops_the_manager_and_its_own
         api.item_add(BPlan("thz_emission", delays=np.arange(-1000.0, 3000.0, 2.0).tolist(), magnetization=[1, -1]))
         api.queue_start()
         deadline = time.monotonic() + 30
-        while _events(tmp_path / "data") < 10 and time.monotonic() < deadline:
+        while _events(data) < 10 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         api.close()
+
+
+def test_ctrl_c_aborts_the_running_plan_safely_and_stops_the_manager_and_its_own_redis(tmp_path):
+    proc, address, log, ready = _start_serve(tmp_path)
+    redis_addr = ready.rsplit("Redis at ", 1)[1].strip()
+    assert redis_addr.startswith("127.0.0.1:") and ping(redis_addr)
+    _start_a_long_run(address, tmp_path / "data")
     assert _stop(proc, log, signal.SIGINT) == 0, log.read_text()[-3000:]
     assert "femtospin serve: stopped" in log.read_text()
     assert not ping(redis_addr)
@@ -333,17 +338,9 @@ def test_ctrl_c_aborts_the_running_plan_safely_and_stops_the_manager_and_its_own
 
 def test_after_a_sigkill_serve_closes_the_cut_off_run_and_makes_the_table_safe_before_work(tmp_path):
     proc, address, log, _ = _start_serve(tmp_path)
-    api = REManagerAPI(zmq_control_addr=address, **POLL)
     try:
-        api.environment_open()
-        api.wait_for_idle(timeout=60)
-        api.item_add(BPlan("thz_emission", delays=np.arange(-1000.0, 3000.0, 2.0).tolist(), magnetization=[1, -1]))
-        api.queue_start()
-        deadline = time.monotonic() + 30
-        while _events(tmp_path / "data") < 10 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _start_a_long_run(address, tmp_path / "data")
     finally:
-        api.close()
         proc.kill()  # no cleanup: the manager, its worker and Redis die with it
         proc.wait()
     deadline = time.monotonic() + 20
