@@ -176,8 +176,8 @@ def final_fits(fit_stream: dict) -> list[dict]:
 
 
 def find_run_file(uid: str, directory: str | Path) -> Path:
-    """The file of run ``uid`` (a unique prefix is enough) in ``directory``."""
-    directory = Path(directory)
+    """The file of run ``uid`` (a unique prefix is enough) in ``directory`` (``~`` is expanded)."""
+    directory = Path(directory).expanduser()
     if not isinstance(uid, str) or not UID_PREFIX.fullmatch(uid):  # a glob pattern or a path would look elsewhere
         raise FileNotFoundError(f"no run {uid!r} in {directory}: a run id is hexadecimal digits and dashes")
     matches = sorted(p for p in directory.glob(f"{uid}*.jsonl") if ANALYSIS_INFIX not in p.name)

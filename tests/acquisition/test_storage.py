@@ -160,3 +160,17 @@ def test_a_document_that_cannot_be_stored_leaves_no_file(tmp_path):
     with pytest.raises(TypeError, match="cannot store object"):
         writer("start", {"uid": uid, "time": 0.0, "bad": object()})
     assert not (tmp_path / f"{uid}.jsonl").exists()
+
+
+def test_a_data_directory_under_home_is_found_with_a_tilde(tmp_path, monkeypatch):
+    from event_model import compose_run
+
+    from femtospin.acquisition import RunWriter, load_run
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    data = tmp_path / "femtospin-data"
+    run = compose_run()
+    writer = RunWriter(data)
+    writer("start", run.start_doc)
+    writer("stop", run.compose_stop())
+    assert load_run(run.start_doc["uid"][:8], "~/femtospin-data").start["uid"] == run.start_doc["uid"]
