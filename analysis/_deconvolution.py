@@ -70,11 +70,8 @@ class Response:
 
     @classmethod
     def build(cls, n: int, dt_fs: float, nfft: int, H: np.ndarray) -> Response:
-        h = irfft(H, nfft)
-        back = np.abs(h[::-1][: nfft // 4])  # lags −1, −2, … dt
-        big = np.nonzero(back > EXTENSION_TOL * np.abs(h).max())[0]
         H.setflags(write=False)
-        return cls(int(n), float(dt_fs), int(nfft), H, int(big[-1]) + 1 if big.size else 0)
+        return cls(int(n), float(dt_fs), int(nfft), H, reach_back(H, nfft, EXTENSION_TOL))
 
     def convolve(self, e: np.ndarray) -> np.ndarray:
         """S = h ∗ E on the record window, for E on the record (and optionally its extension)."""
@@ -84,6 +81,14 @@ class Response:
         """Adjoint of :meth:`convolve`: Kᵀ·s, on the record (plus the extension if ``extended``)."""
         m = self.n + (self.n_ext if extended else 0)
         return irfft(rfft(s, self.nfft) * np.conj(self.H), self.nfft)[..., :m]
+
+
+def reach_back(H: np.ndarray, nfft: int, rel: float) -> int:
+    """Samples by which the response of ``H`` reaches back in time above ``rel`` of its peak (velocity mismatch)."""
+    h = irfft(H, nfft)
+    back = np.abs(h[::-1][: nfft // 4])  # lags −1, −2, … dt
+    big = np.nonzero(back > rel * np.abs(h).max())[0]
+    return int(big[-1]) + 1 if big.size else 0
 
 
 def _nfft(n: int, dt_fs: float, ringing_fs: float) -> int:

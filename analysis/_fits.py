@@ -119,6 +119,21 @@ def get_model(name: str) -> WaveformModel:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
 
 
+def json_safe(x):
+    """A result as JSON can hold it: arrays as lists, NaN and ±inf as None, in nested dicts and lists too."""
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple, np.ndarray)):
+        return [json_safe(v) for v in x]
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    return x
+
+
 class ParamAccess:
     """``value(name)`` and ``stderr(name)`` over ``self.params = {name: {"value", "stderr", "vary"}}``."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.fft import irfft, rfftfreq
+from scipy.fft import rfftfreq
 from scipy.special import fdtrc
 
 from ._deconvolution import (
@@ -25,9 +25,10 @@ from ._deconvolution import (
     Response,
     deconvolve,
     detector_operator,
+    reach_back,
     sampled_operator,
 )
-from ._fits import FitResult, fit_waveform, get_model
+from ._fits import FitResult, fit_waveform, get_model, json_safe
 from ._grid import Sampling, sampling
 from ._materials import StackPhysics, stack_physics
 from ._models import FWHM_TO_SIGMA
@@ -44,16 +45,6 @@ SLOW_RECOVERY_MIN = 0.8
 SLOW_LOSS_MAX = 0.03  # of the peak: a slow part lost beyond this is worth a warning
 P_VALUE_MIN = 1e-3
 DEFAULT_FWHM_FS = 40.0  # pump–probe resolution the model is convolved with unless given
-
-
-def _clean(x):
-    """JSON-safe float: NaN and ±inf become None."""
-    x = float(x)
-    return x if np.isfinite(x) else None
-
-
-def _floats(a) -> list:
-    return [_clean(v) for v in np.asarray(a, float)]
 
 
 @dataclass
@@ -105,49 +96,37 @@ class AnalysisResult:
     def spin_current(self) -> np.ndarray:
         return self.deconvolution.field
 
-    @property
-    def noise_sigma(self) -> np.ndarray:
-        return self.noise.sigma
-
     def to_dict(self) -> dict:
         """The ``femtospin analyze`` JSON. Non-finite numbers are written as null."""
-        d = self.deconvolution
+        d, noise = self.deconvolution, self.noise
         if self.fit is None:
             fit = {"model": "none", "redchi": None, "chi2": None, "dof": None, "p_value": None, "params": {}}
         else:
-            f = self.fit
-            fit = {"model": f.model, "redchi": _clean(f.redchi), "chi2": _clean(f.chi2), "dof": int(f.dof),
-                   "p_value": _clean(f.p_value),
-                   "params": {k: {"value": _clean(v["value"]), "stderr": _clean(v["stderr"]), "vary": v["vary"],
-                                  "source": v.get("source", "")} for k, v in f.params.items()},
-                   "correlations": {k: _clean(v) for k, v in f.correlations.items()}}
-        noise = self.noise
-        return {
-            "resolution_fs": _clean(d.resolution_fs),
-            "t0_fs": _clean(self.t0_fs),
+            fit = {**self.fit.to_dict(), "correlations": self.fit.correlations}
+        return json_safe({
+            "resolution_fs": d.resolution_fs,
+            "t0_fs": self.t0_fs,
             "component": self.component,
             "sample": None if self.sample is None else {
                 "stack": self.sample.stack, "model": self.sample.model, "component": self.sample.component,
                 "fixed": self.sample.fixed},
             "fit": fit,
-            "noise": {k: _clean(v) if isinstance(v, float) else v for k, v in noise.to_dict().items()},
+            "noise": noise.to_dict(),
             "drift": {"per_repeat": noise.drift,
-                      "amplitude_rel_std_of_mean": _clean(np.sqrt(noise.drift_amplitude_var)),
-                      "shift_std_of_mean_fs": _clean(np.sqrt(noise.drift_shift_var_fs2))},
-            "spin_current": {"delay_fs": d.delay_fs.tolist(), "value": _floats(d.field), "stderr": _floats(d.stderr)},
-            "resolution_kernel": {"delay_fs": d.kernel_t_fs.tolist(), "value": _floats(d.kernel),
-                                  "probe_fs": _clean(d.probe_fs),
+                      "amplitude_rel_std_of_mean": np.sqrt(noise.drift_amplitude_var),
+                      "shift_std_of_mean_fs": np.sqrt(noise.drift_shift_var_fs2)},
+            "spin_current": {"delay_fs": d.delay_fs, "value": d.field, "stderr": d.stderr},
+            "resolution_kernel": {"delay_fs": d.kernel_t_fs, "value": d.kernel, "probe_fs": d.probe_fs,
                                   "meaning": "spin_current(t) ≈ Σ_lag value(lag)·truth(t − lag), per grid sample"},
-            "slow_recovery": _clean(d.slow_recovery),
+            "slow_recovery": d.slow_recovery,
             "components": {k: c.to_dict() for k, c in self.components.items()},
-            "regularization": {"method": "tikhonov, discrepancy principle, causal support",
-                               "lambda": _clean(d.lam), "grid_step_fs": _clean(d.delay_fs[1] - d.delay_fs[0]),
-                               "support_fs": _clean(d.support_fs) if d.support_fs is not None else None,
-                               "iterations": d.iterations},
-            "warnings": list(self.warnings),
-            "excluded": dict(self.excluded),
+            "regularization": {"method": "roughness penalty, discrepancy principle, causal support",
+                               "lambda": d.lam, "grid_step_fs": d.delay_fs[1] - d.delay_fs[0],
+                               "support_fs": d.support_fs, "iterations": d.iterations},
+            "warnings": self.warnings,
+            "excluded": self.excluded,
             "reference": self.reference,
-        }
+        })
 
 
 def response_for(n: int, dt_fs: float, *, detector: str | None = "gap250",
@@ -160,22 +139,17 @@ def response_for(n: int, dt_fs: float, *, detector: str | None = "gap250",
     return detector_operator(detector, n, dt_fs, probe_fwhm_fs)
 
 
-def signal_band_thz(op: Response | None, fwhm_fs: float, dt_fs: float) -> float:
+def signal_band_thz(op: Response, fwhm_fs: float) -> float:
     """Highest frequency (THz) at which h times the pump spectrum exceeds BAND_REL of its peak."""
-    nfft = op.nfft if op is not None else 4096
-    f = rfftfreq(nfft, dt_fs)  # 1/fs
-    sig = fwhm_fs * FWHM_TO_SIGMA
-    gain = np.exp(-0.5 * (2 * np.pi * f * sig) ** 2) * (np.abs(op.H) if op is not None else 1.0)
+    f = rfftfreq(op.nfft, op.dt_fs)  # 1/fs
+    gain = np.exp(-0.5 * (2 * np.pi * f * fwhm_fs * FWHM_TO_SIGMA) ** 2) * np.abs(op.H)
     above = np.nonzero(gain >= BAND_REL * gain.max())[0]
     return float(f[above[-1]] * 1e3)
 
 
 def precursor_fs(op: Response) -> float:
     """How far h reaches back in time (velocity mismatch), where |h| exceeds 1 % of its peak."""
-    h = irfft(op.H, op.nfft)
-    back = np.abs(h[::-1][: op.nfft // 4])
-    reach = np.nonzero(back > 1e-2 * np.abs(h).max())[0]
-    return (int(reach[-1]) + 1) * op.dt_fs if reach.size else 0.0
+    return reach_back(op.H, op.nfft, 1e-2) * op.dt_fs
 
 
 def baseline_needed_fs(detector: str = "gap250", dt_fs: float = 5.0, probe_fwhm_fs: float = 20.0,
@@ -342,7 +316,7 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
         fix_all["resolution_fwhm_fs"], sources["resolution_fwhm_fs"] = fwhm, "default: pump–probe resolution"
     before = noise_before_fs if noise_before_fs is not None else \
         float(t[np.argmax(np.abs(comp.value))]) - precursor_fs(op) - 0.5 * BASELINE_GAP_FS
-    noise = estimate_noise(comp, avg, samp, f_max_thz=signal_band_thz(op, fwhm, samp.dt_fs), before_fs=before,
+    noise = estimate_noise(comp, avg, samp, f_max_thz=signal_band_thz(op, fwhm), before_fs=before,
                            repeats=np.unique(rep).tolist() if rep is not None else None)
     warnings.extend(noise.warnings)
     if reference is None and model != "none":

@@ -16,21 +16,10 @@ import numpy as np
 from scipy.fft import rfft, rfftfreq
 from scipy.special import chdtrc, fdtrc
 
-from ._fits import ParamAccess
+from ._fits import ParamAccess, json_safe
 
 if TYPE_CHECKING:  # lmfit itself is imported on first use
     import lmfit
-
-
-def _json(x):
-    """JSON-safe: NaN and ±inf become None, in nested dicts and lists too."""
-    if isinstance(x, dict):
-        return {k: _json(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_json(v) for v in x]
-    if isinstance(x, (float, np.floating)):
-        return float(x) if np.isfinite(x) else None
-    return x
 
 
 @dataclass
@@ -52,7 +41,7 @@ class SeriesFit(ParamAccess):
     p_value: float = float("nan")
 
     def to_dict(self) -> dict:
-        return _json({"model": self.model, "redchi": self.redchi, "chi2": self.chi2, "dof": self.dof,
+        return json_safe({"model": self.model, "redchi": self.redchi, "chi2": self.chi2, "dof": self.dof,
                       "p_value": self.p_value, "params": self.params, **self.extra})
 
 
