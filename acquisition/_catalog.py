@@ -276,6 +276,7 @@ class Ingester:
         self.target, self.uri = target, uri
         self.client = None
         self.failed: dict[str, tuple[tuple, str]] = {}  # file -> (its stat, why it cannot be read)
+        self.damaged: dict[str, str] = {}  # what of an ingested file was left out -> the file
         self.waiting: list[str] = []  # files still being written or not yet ingested
         self.error: str | None = None  # why the catalog could not be used in the last pass
         self.ingested = set(target.ledger_path.read_text().split()) if target.ledger_path.exists() else set()
@@ -303,9 +304,11 @@ class Ingester:
         report()
         for path in todo:
             try:
-                docs = read_documents(path)
+                docs, problems = read_documents(path)
             except (ValueError, OSError) as exc:
                 docs, why = None, str(exc)
+            else:
+                self.damaged.update(dict.fromkeys(problems, path.name))
             if (docs is None or docs[-1][0] != "stop") and locked(path):
                 continue  # created but not yet locked when first looked at: it is being written
             self.waiting.remove(path.name)
@@ -352,6 +355,7 @@ class Ingester:
 
     def status(self, **extra) -> dict:
         return {"pending": self.waiting, "failed": {name: why for name, (_, why) in self.failed.items()},
+                "damaged": sorted(self.damaged),
                 "error": self.error, "ingested": len(self.ingested), **extra}
 
 

@@ -12,6 +12,7 @@ import importlib
 import logging
 import re
 import sys
+import warnings
 
 # command: (module that registers it, one-line help for the command list)
 COMMANDS = {
@@ -62,7 +63,7 @@ def _demo(args) -> int:
 
 
 def _register_demo(sub) -> None:
-    from . import _cmd_catalog, _cmd_run
+    from . import _cmd_catalog
 
     demo = sub.add_parser("demo", help=COMMANDS["demo"][1])
     demo.add_argument("--fast", action="store_true", help="accelerated simulated clock (skips every wait)")
@@ -70,7 +71,6 @@ def _register_demo(sub) -> None:
     _cmd_catalog.catalog_option(demo)
     demo.add_argument("--out", help="where the report PNG goes (default: the data directory)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _cmd_run.debug_option(demo)
     demo.set_defaults(func=_demo)
 
 
@@ -85,6 +85,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             _register_demo(sub)
         else:
             importlib.import_module(module, __package__).register(sub)
+    for command_parser in sub.choices.values():  # every command takes --debug, for the net in _guarded
+        if "--debug" not in command_parser._option_string_actions and command_parser._subparsers is None:
+            command_parser.add_argument("--debug", action="store_true",
+                                        help="show tracebacks and library logs of a failure")
     for name, (_, text) in COMMANDS.items():
         if name not in sub.choices:  # listed in the help, never parsed: a stub costs nothing to import
             sub.add_parser(name, help=text, add_help=False)
@@ -110,7 +114,7 @@ def _attach_negative_values(argv: list[str]) -> list[str]:
 
 
 def _library_logs(debug: bool) -> None:
-    """Library log records (bluesky logs every aborted run with its traceback) only with ``--debug``.
+    """Library log records and warnings (bluesky logs every aborted run with its traceback) only with ``--debug``.
 
     Without a handler Python prints warnings and errors with their tracebacks to
     stderr; a null handler on the root keeps them from the user, who gets one line.
@@ -118,15 +122,53 @@ def _library_logs(debug: bool) -> None:
     root = logging.getLogger()
     if debug:
         logging.basicConfig(level=logging.WARNING)
-    elif not any(isinstance(h, logging.NullHandler) for h in root.handlers):
+        return
+    if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
         root.addHandler(logging.NullHandler())
+    warnings.simplefilter("ignore")  # numerical libraries' warnings: femtospin prints what they mean for the result
+
+
+def os_error(exc: OSError) -> str:
+    """``[Errno 28] No space left on device: '/data/x.jsonl'`` → ``/data/x.jsonl: no space left on device``."""
+    what = (exc.strerror or str(exc)).rstrip(".")
+    what = what[:1].lower() + what[1:]
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{' → '.join(names)}: {what}" if names else what
+
+
+def _guarded(args) -> int:
+    """The command, with any failure it did not report itself as one line (``--debug``: the traceback).
+
+    Commands report what they expect (bad input, an unsafe table, an aborted
+    run); this is the net under them, so that no traceback reaches a user.
+    """
+    name = f"femtospin {args.command}"
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 — the net: one line, or the traceback with --debug
+        if args.debug:
+            raise
+        if isinstance(exc, OSError):
+            print(f"{name}: error: {os_error(exc)}", file=sys.stderr)
+            return 2
+        if isinstance(exc, UnicodeDecodeError):
+            print(f"{name}: error: a file is not UTF-8 text ({exc.reason} at byte {exc.start})", file=sys.stderr)
+            return 2
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"{name}: internal error: {type(exc).__name__}{': ' + text if text else ''} "
+              "(run again with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = _attach_negative_values(sys.argv[1:] if argv is None else list(argv))
     args = build_parser(_command(argv)).parse_args(argv)
-    _library_logs(getattr(args, "debug", False))
-    return args.func(args)
+    args.debug = getattr(args, "debug", False)
+    _library_logs(args.debug)
+    return _guarded(args)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ import numpy as np
 
 from femtospin import analysis
 
+from ._cli import os_error
+
 CONDITION_COLUMNS = analysis.CONDITIONS
 EXTRA_COLUMNS = ("repeat", "overload", "pump_power")  # sweep index, lock-in overload flag, reference for drift
 SERIES = {
@@ -55,7 +57,9 @@ def read_csv(path: str | Path, required: tuple[str, ...], optional: tuple[str, .
                 raise InputError(f"{path}: file is empty") from None
             rows = [r for r in reader if any(c.strip() for c in r)]
     except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+        raise InputError(f"cannot read {os_error(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
     missing = [c for c in required if c not in header]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(header)}")
@@ -100,8 +104,14 @@ def write_json_atomic(path: str | Path, payload: dict) -> None:
 
 
 def _check_output(path: str | None) -> None:
-    if path is not None and not Path(path).resolve().parent.is_dir():
-        raise InputError(f"--json {path}: directory {Path(path).resolve().parent} does not exist")
+    """Where --json goes, checked before any work: a file name in a folder that exists."""
+    if path is None:
+        return
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise InputError(f"--json {path}: is a directory; give a file name, e.g. {target / 'result.json'}")
+    if not target.resolve().parent.is_dir():
+        raise InputError(f"--json {path}: directory {target.resolve().parent} does not exist")
 
 
 def parse_fix(items: list[str]) -> dict[str, float]:
@@ -128,6 +138,10 @@ def _run(func, args) -> int:
 def _analyze(args) -> int:
     _check_output(args.json)
     fix = parse_fix(args.fix)
+    try:
+        analysis.check_probe_fwhm(args.probe_fwhm_fs)
+    except ValueError as exc:
+        raise InputError(f"--probe-fwhm-fs: {exc}") from None
     if args.sample:
         try:
             analysis.stack_physics(args.sample)
@@ -136,7 +150,12 @@ def _analyze(args) -> int:
     data = read_csv(args.waveforms, ("delay_fs", "signal"), (*CONDITION_COLUMNS, *EXTRA_COLUMNS))
     if args.reference_level is not None and "pump_power" not in data:  # nothing to normalize: say so, not ignore
         raise InputError(f"--reference-level: {args.waveforms} has no pump_power column to normalize by")
-    transfer = analysis.load_transfer(args.transfer) if args.transfer else None
+    try:
+        transfer = analysis.load_transfer(args.transfer) if args.transfer else None
+    except OSError as exc:
+        raise InputError(f"--transfer: {os_error(exc)}") from None
+    except ValueError as exc:
+        raise InputError(f"--transfer: {exc}") from None
     conditions = {k: data[k] for k in CONDITION_COLUMNS if k in data}
     try:
         result = analysis.analyze(data["delay_fs"], data["signal"], conditions or None, repeat=data.get("repeat"),

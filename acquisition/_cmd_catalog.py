@@ -51,6 +51,8 @@ def open_catalog(args, *, metadata_only: bool = False):
     status = wait_synced(target)
     for why in sorted(status.get("failed", {}).values()):
         print(f"warning: not in the catalog: {why}", file=sys.stderr)
+    for why in status.get("damaged", []):
+        print(f"warning: {why}", file=sys.stderr)
     if status.get("error"):
         print(f"warning: the catalog is unreachable ({status['error']}); {len(status['pending'])} run file(s) "
               "wait to be ingested", file=sys.stderr)

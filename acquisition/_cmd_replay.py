@@ -100,6 +100,8 @@ def prepare(uid: str, data_dir=None, *, mode: str = "simulate", fast: bool | Non
     if mode not in MODES:
         raise ReplayError(f"mode: {mode!r} is not one of {list(MODES)}")
     run = load_run(uid, data_directory(data_dir))
+    for why in run.problems:
+        print(f"warning: {why}", file=sys.stderr)
     start = run.start
     name = start.get("plan_name")
     if name not in PLANS:

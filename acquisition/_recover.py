@@ -50,7 +50,7 @@ def _close(path: Path, reason: str) -> str | None:
         except BlockingIOError:
             return None
         try:
-            docs = read_documents(path)
+            docs, _ = read_documents(path)
         except ValueError:
             return None  # a corrupt file is reported by its readers, not guessed at here
         if any(name == "stop" for name, _ in docs):

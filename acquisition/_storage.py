@@ -123,6 +123,7 @@ class StoredRun:
     stop: dict | None
     descriptors: list[dict] = field(default_factory=list)
     events: dict[str, list[dict]] = field(default_factory=dict)  # descriptor uid -> events
+    problems: list[str] = field(default_factory=list)  # lines of the file that could not be read, named
 
     @property
     def uid(self) -> str:
@@ -217,16 +218,19 @@ def locked(path: Path) -> bool:
         return False
 
 
-def read_documents(path: Path) -> list[tuple[str, dict]]:
-    """The documents of one run file, in the order written.
+def read_documents(path: Path) -> tuple[list[tuple[str, dict]], list[str]]:
+    """The documents of one run file, in the order written, and what had to be left out.
 
-    A truncated last line (the process died while writing it) is dropped; any other
-    unreadable line raises ``ValueError`` naming the file and the line.
+    A truncated last line (the process died while writing it) is dropped
+    silently. Any other unreadable line loses that line, not the run: it is left
+    out, with the events of a descriptor it held, and each loss is named (file,
+    line, what went with it) in the second list. Only an unreadable start
+    document, which says what the run is, raises ``ValueError``.
     """
     text = path.read_text(encoding="utf-8", errors="replace")
     lines = text.split("\n")
     complete = text.endswith("\n")
-    docs = []
+    docs, corrupt, descriptors, orphans = [], [], set(), 0
     for i, line in enumerate(lines, start=1):
         if not line:
             continue
@@ -237,19 +241,31 @@ def read_documents(path: Path) -> list[tuple[str, dict]]:
         except (json.JSONDecodeError, ValueError, TypeError):
             if i == len(lines) and not complete:
                 break  # the line being written when the process died
-            raise ValueError(f"{path}: line {i} is corrupt") from None
+            if not docs:
+                raise ValueError(f"{path}: line {i}, the start document, is corrupt") from None
+            corrupt.append(i)
+            continue
         if not docs and name != "start":
             raise ValueError(f"{path}: line {i} comes before the start document")
+        if name == "descriptor":
+            descriptors.add(doc.get("uid"))
+        elif name in ("event", "event_page") and doc.get("descriptor") not in descriptors:
+            orphans += 1  # its descriptor was on a corrupt line: no names or units to read it by
+            continue
         docs.append((name, doc))
     if not docs:
         raise ValueError(f"{path}: no start document (empty file)")
-    return docs
+    problems = [f"{path}: {'line' if len(corrupt) == 1 else 'lines'} {', '.join(map(str, corrupt))} "
+                f"{'is' if len(corrupt) == 1 else 'are'} corrupt "
+                f"and left out" + (f", with {orphans} event document(s) of a lost descriptor" if orphans else "")
+                ] if corrupt else []
+    return docs, problems
 
 
 def read_run_file(path: Path) -> StoredRun:
     """Read one run file (see :func:`load_run`)."""
-    docs = read_documents(path)
-    run = StoredRun(path=path, start=docs[0][1], stop=None)
+    docs, problems = read_documents(path)
+    run = StoredRun(path=path, start=docs[0][1], stop=None, problems=problems)
     for name, doc in docs[1:]:
         if name == "descriptor":
             run.descriptors.append(doc)

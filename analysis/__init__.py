@@ -61,6 +61,7 @@ from ._symmetry import (
 from ._transfer import (
     DETECTORS,
     apply_response,
+    check_probe_fwhm,
     check_uniform,
     crystal,
     detector_response,
@@ -98,6 +99,7 @@ __all__ = [
     "check_uniform",
     "components",
     "convolve_gaussian",
+    "check_probe_fwhm",
     "crystal",
     "deconvolve",
     "delay_points",

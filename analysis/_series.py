@@ -45,10 +45,28 @@ class SeriesFit(ParamAccess):
                       "p_value": self.p_value, "params": self.params, **self.extra})
 
 
-def _as_arrays(x, y, stderr, what: str):
+def _as_arrays(x, y, stderr, what: str, *, x_name: str = "x", x_min: float | None = None, distinct: int = 1,
+               period: float | None = None):
+    """Checked float arrays of a series, or ``ValueError`` naming the series, the column and the row.
+
+    ``x_min`` is the physical lower bound of x; ``distinct`` how many
+    different x the model needs to be determined (x modulo ``period`` for an
+    angle): repeated points at one x measure its scatter, not the model's shape,
+    and a fit on too few would report a confident answer to a question the data
+    cannot answer.
+    """
     x, y = np.asarray(x, float), np.asarray(y, float)
     if x.shape != y.shape or x.ndim != 1:
         raise ValueError(f"{what}: x and y must be 1-d of equal length")
+    for name, values in ((x_name, x), ("value", y)):
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"{what}: {name} is not finite in row {int(np.argmin(np.isfinite(values))) + 1}")
+    if x_min is not None and not np.all(x >= x_min):
+        row = int(np.argmin(x >= x_min))
+        raise ValueError(f"{what}: {x_name} {x[row]:g} in row {row + 1} is below {x_min:g}")
+    n_distinct = np.unique(np.round(np.mod(x, period) if period else x, 9)).size
+    if n_distinct < distinct:
+        raise ValueError(f"{what}: {n_distinct} different {x_name} value(s); the model needs at least {distinct}")
     if stderr is not None:
         stderr = np.asarray(stderr, float)
         if stderr.shape != y.shape:
@@ -100,7 +118,8 @@ def fit_temperature(temperature_K, amplitude, stderr=None) -> SeriesFit:
         Params ``T_C_K``, ``alpha``, ``scale``.
     """
     import lmfit
-    T, a, se = _as_arrays(temperature_K, amplitude, stderr, "temperature series")
+    T, a, se = _as_arrays(temperature_K, amplitude, stderr, "temperature series", x_name="temperature_K",
+                          x_min=0.0, distinct=3)
     sign = np.sign(a[np.argmax(np.abs(a))]) or 1.0
     pos = a * sign > 0
     if pos.sum() < 3:
@@ -132,7 +151,7 @@ def fit_qwp(qwp_deg, signal, stderr=None) -> SeriesFit:
     common result format.
     """
     import lmfit
-    phi, s, se = _as_arrays(qwp_deg, signal, stderr, "qwp series")
+    phi, s, se = _as_arrays(qwp_deg, signal, stderr, "qwp series", x_name="qwp_deg", distinct=4, period=180.0)
     params = lmfit.Parameters()
     for name in ("C", "L1", "L2", "D"):
         params.add(name, value=0.0)
@@ -161,7 +180,7 @@ def fit_field(field_mT, signal, branch, stderr=None) -> SeriesFit:
         Params ``coercive_mT``, ``saturation``, ``offset`` and ``width_mT``.
     """
     import lmfit
-    h, s, se = _as_arrays(field_mT, signal, stderr, "field loop")
+    h, s, se = _as_arrays(field_mT, signal, stderr, "field loop", x_name="field_mT", distinct=3)
     branch = np.asarray(branch)
     bad = ~np.isin(branch, ["up", "down"])
     if bad.any():
@@ -203,7 +222,8 @@ def fit_fluence(fluence_mJcm2, amplitude, stderr=None, alpha: float = 0.05) -> S
         "quadratic_stderr", "p_value", "linear"}``.
     """
     import lmfit
-    F, a, se = _as_arrays(fluence_mJcm2, amplitude, stderr, "fluence series")
+    F, a, se = _as_arrays(fluence_mJcm2, amplitude, stderr, "fluence series", x_name="fluence_mJcm2", x_min=0.0,
+                          distinct=3)
     params = lmfit.Parameters()
     params.add("slope", value=float(np.polyfit(F, a, 1)[0]))
     params.add("intercept", value=0.0)

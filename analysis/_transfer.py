@@ -49,6 +49,18 @@ def crystal(detector: str) -> Crystal:
         raise ValueError(f"unknown detector {detector!r}; known: {', '.join(DETECTORS)}") from None
 
 
+PROBE_FWHM_RANGE_FS = (1.0, 500.0)  # a sub-fs or ps-long probe is a typo, not a sampling pulse
+
+
+def check_probe_fwhm(probe_fwhm_fs: float) -> float:
+    """The probe duration (intensity FWHM, fs) as a float, or ``ValueError`` naming the allowed range."""
+    lo, hi = PROBE_FWHM_RANGE_FS
+    value = float(probe_fwhm_fs)
+    if not lo <= value <= hi:  # NaN fails too
+        raise ValueError(f"probe duration {probe_fwhm_fs} fs is outside the allowed range [{lo:g}, {hi:g}] fs")
+    return value
+
+
 def _eos_physical(f: np.ndarray, c: Crystal, probe_fwhm_fs: float) -> np.ndarray:
     """(−iω)·t(ω)·χ2(ω)·A_probe(ω)·G(ω) in the exp(−iωt) convention, unnormalized."""
     w = 2 * np.pi * np.asarray(f, float)  # rad/ps
@@ -90,6 +102,7 @@ def detector_response(f: np.ndarray, detector: str, probe_fwhm_fs: float = 20.0)
         H(f) in numpy's FFT convention, scaled to a peak magnitude of 1.
         H(0) = 0: propagation to the far field removes the DC component.
     """
+    probe_fwhm_fs = check_probe_fwhm(probe_fwhm_fs)
     h = _eos_physical(f, crystal(detector), probe_fwhm_fs) / _peak_gain(detector, probe_fwhm_fs)
     return np.conj(h)
 
@@ -163,7 +176,10 @@ def load_transfer(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         If a column is missing, a value is not finite, or the time step is not uniform.
     """
     path = Path(path)
-    data = np.genfromtxt(path, delimiter=",", names=True, dtype=float)
+    try:
+        data = np.genfromtxt(path, delimiter=",", names=True, dtype=float)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     names = data.dtype.names or ()
     missing = {"time_fs", "h"} - set(names)
     if missing:

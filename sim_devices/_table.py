@@ -79,6 +79,7 @@ class Detection:
             raise ValueError(f"detection mode must be 'eos' or 'moke', got {self.mode!r}")
         if self.mode == "eos" and self.transfer is None:
             analysis.crystal(self.detector)
+            analysis.check_probe_fwhm(self.probe_fwhm_fs)
 
     def response(self):
         """H(f_THz) of the detection chain, numpy FFT convention."""

@@ -42,7 +42,7 @@ def catalogued(tmp_path_factory):
     # a run whose log got a corrupt line in the middle, and one cut off by a crash (no stop document)
     corrupt, cut = (data / f"{name}.jsonl" for name in ("c0ffee00-corrupt", "dead0000-cut"))
     lines = session.writer.path(plain).read_text().splitlines(keepends=True)
-    corrupt.write_text("".join(lines[:2]).replace(plain, "c0ffee00-corrupt") + "{not json\n" + "".join(lines[3:]))
+    corrupt.write_text(("".join(lines[:2]) + "{not json\n" + "".join(lines[3:])).replace(plain, "c0ffee00-corrupt"))
     cut.write_text("".join(lines[:-1]).replace(plain, "dead0000-cut") + lines[-1][:10])
     target = Target(data.resolve())
     yield {"data": data, "fitted": fitted, "plain": plain, "target": target, "corrupt": corrupt}
@@ -72,7 +72,13 @@ def test_every_run_and_its_fit_reach_the_catalog(catalogued):
     assert client["dead0000-cut"].metadata.get("stop") is None  # and says so: no stop document
     cut = load_run("dead0000", catalogued["data"]).table()
     np.testing.assert_array_equal(client["dead0000-cut"]["primary"].read()["lockin_x"].values, cut["lockin_x"])
-    assert status["failed"] == {catalogued["corrupt"].name: f"{catalogued['corrupt']}: line 3 is corrupt"}
+    assert status["failed"] == {}
+    # a corrupt line loses that line, not the run: the rest is in the catalog and the loss is named
+    assert status["damaged"] == [f"{catalogued['corrupt']}: line 3 is corrupt and left out"]
+    damaged, plain = client["c0ffee00-corrupt"], load_run(catalogued["plain"], catalogued["data"])
+    np.testing.assert_array_equal(damaged["primary"].read()["lockin_x"].values, plain.table()["lockin_x"])
+    # line 3 was the opening baseline reading
+    assert damaged["baseline"].read()["stage_delay"].size == plain.table("baseline")["stage_delay"].size - 1
 
 
 def test_ls_filters_by_sample_plan_and_date(catalogued, capsys):
@@ -80,18 +86,19 @@ def test_ls_filters_by_sample_plan_and_date(catalogued, capsys):
     code, out, err = _cli(capsys, "ls", *d)
     assert code == 0
     assert {line.split()[0] for line in out.splitlines()} == {
-        catalogued["fitted"][:8], catalogued["plain"][:8], "dead0000"}
-    # the corrupt log is named, the others stay readable
-    assert f"{catalogued['corrupt']}: line 3 is corrupt" in err
+        catalogued["fitted"][:8], catalogued["plain"][:8], "dead0000", "c0ffee00"}
+    # the corrupt line is named; the rest of its run and the other runs stay readable
+    assert f"warning: {catalogued['corrupt']}: line 3 is corrupt and left out" in err
     code, out, _ = _cli(capsys, "ls", *d, "--sample", "|Pt(")
     assert [line.split()[0] for line in out.splitlines()] == [catalogued["fitted"][:8]]
     code, out, _ = _cli(capsys, "ls", *d, "--plan", "delay_scan", "--sample", "|W(")
-    assert [line.split()[0] for line in out.splitlines()] == [catalogued["plain"][:8], "dead0000"]  # its copy
-    assert out.splitlines()[1].split()[7] == "no"  # "no stop": cut off
+    rows = {line.split()[0]: line.split() for line in out.splitlines()}
+    assert set(rows) == {catalogued["plain"][:8], "c0ffee00", "dead0000"}  # and its copies
+    assert rows["dead0000"][7] == "no"  # "no stop": cut off
     code, out, _ = _cli(capsys, "ls", *d, "--since", "2999-01-01")
     assert out == ""
     code, out, _ = _cli(capsys, "ls", *d, "--until", time.strftime("%Y-%m-%d"))
-    assert len(out.splitlines()) == 3
+    assert len(out.splitlines()) == 4
     code, _, err = _cli(capsys, "ls", *d, "--since", "yesterday")
     assert code == 2 and "'yesterday' is not a date" in err
 

@@ -105,7 +105,7 @@ def write_run(path, docs):
 
 @pytest.mark.parametrize("case, message", [
     ("unknown", "error: no run 'feedbeef'"),
-    ("corrupt", "line 2 is corrupt"),
+    ("corrupt", "line 1, the start document, is corrupt"),
     ("plan", "plan 'bogus' is not one of the known plans"),
     ("no-primary", "no primary stream"),
     ("find_time_zero", "playback needs the recorded delay grid"),
@@ -114,7 +114,7 @@ def test_bad_input_exits_2_naming_the_problem_before_anything_is_written(tmp_pat
     start = {"uid": "abcdef01-0000", "time": 0, "plan_name": "thz_emission", "plan_args": {"delays": [0.0]},
              "sample": {"name": "CoFeB(5)|Pt(3)"}}
     if case == "corrupt":
-        (tmp_path / "abcdef01-0000.jsonl").write_text(json.dumps(["start", start]) + "\n{oops\n" + "[]\n")
+        (tmp_path / "abcdef01-0000.jsonl").write_text("{oops\n" + json.dumps(["stop", {}]) + "\n")
     elif case == "plan":
         write_run(tmp_path / "abcdef01-0000.jsonl", [["start", {**start, "plan_name": "bogus"}]])
     elif case == "no-primary":

@@ -60,9 +60,24 @@ def test_truncated_last_line_is_tolerated_and_corruption_is_named(fast_table, se
     path.write_text("".join(lines[:-1]) + lines[-1][:15])
     run = load_run(uid, session.data_dir)
     assert run.stop is None and len(run.table()["seq_num"]) == 3
-    lines[2] = lines[2][:20] + "\n"
+    # a corrupt line in the middle loses that line, not the run, and is named
+    events = [i for i, line in enumerate(lines) if line.startswith('["event')]
+    lines[events[1]] = lines[events[1]][:20] + "\n"
     path.write_text("".join(lines))
-    with pytest.raises(ValueError, match=rf"{path.name}: line 3 is corrupt"):
+    run = load_run(uid, session.data_dir)
+    assert run.problems == [f"{path}: line {events[1] + 1} is corrupt and left out"]
+    assert len(run.table()["seq_num"]) == 2 and run.stop is not None
+    # a lost descriptor takes its events with it, and says how many
+    descriptor = next(i for i, line in enumerate(lines) if '"primary"' in line and line.startswith('["descriptor'))
+    lines[descriptor] = "{\n"
+    path.write_text("".join(lines))
+    run = load_run(uid, session.data_dir)
+    assert run.problems == [f"{path}: lines {descriptor + 1}, {events[1] + 1} are corrupt and left out, with 2 "
+                            "event document(s) of a lost descriptor"]
+    assert "primary" not in run.streams
+    # only the start document, which says what the run is, cannot be done without
+    path.write_text("{oops\n" + "".join(lines[1:]))
+    with pytest.raises(ValueError, match=rf"{path.name}: line 1, the start document, is corrupt"):
         load_run(uid, session.data_dir)
 
 
