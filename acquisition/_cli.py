@@ -165,7 +165,11 @@ def _guarded(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = _attach_negative_values(sys.argv[1:] if argv is None else list(argv))
-    args = build_parser(_command(argv)).parse_args(argv)
+    try:
+        args = build_parser(_command(argv)).parse_args(argv)
+    except KeyboardInterrupt:  # while the command's libraries load: nothing has started
+        print("femtospin: interrupted before anything started", file=sys.stderr)
+        return 130
     args.debug = getattr(args, "debug", False)
     _library_logs(args.debug)
     return _guarded(args)

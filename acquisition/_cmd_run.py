@@ -14,12 +14,13 @@ from bluesky.utils import RunEngineInterrupted
 from femtospin.plans import PLANS, PlanArgumentError, UnsafeTableError, delay_grid, device_error
 
 from ._catalog import parse_catalog
-from ._cli import OneLineParser
+from ._cli import OneLineParser, os_error
 from ._cmd_catalog import catalog_option, data_dir_option
 from ._describe import fit_line
 from ._live import warning_lines
 from ._profiles import Table, load_profile
 from ._session import Session, data_directory
+from ._storage import check_data_directory
 from ._watch import RESUME_FACTOR
 
 LIVE_TIMEOUT_S = 120.0  # the final fit of a long series still finishes well within this
@@ -27,9 +28,17 @@ MAX_DURATION_S = 48 * 3600.0  # longer runs need --confirm-long
 EXIT_UNSAFE = 3  # make_safe could not bring a device back: someone has to go to the table
 SAFE = "table left safe (field 0, heater at its safe setpoint, stage parked)"
 
+def _words(text: str) -> list[str]:
+    """A comma list with at least one entry: an empty one would silently mean the plan's default."""
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    if not words:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one value")
+    return words
+
+
 def _floats(text: str) -> list[float]:
     try:
-        return [float(v) for v in text.split(",") if v.strip()]
+        return [float(v) for v in _words(text)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
 
@@ -61,10 +70,6 @@ def _seed(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: the noise seed is a whole number ≥ 0")
     return value
-
-
-def _words(text: str) -> list[str]:
-    return [w.strip() for w in text.split(",") if w.strip()]
 
 
 def _range(text: str) -> tuple[float, float, float]:
@@ -216,7 +221,8 @@ def failed(session: Session, exc: BaseException, debug: bool) -> int:
         print(f"run {_uid(session)} aborted by {session.interrupted_by}", file=sys.stderr)
     else:
         cause = exc.__context__ if exc is unsafe else exc  # what failed before make_safe did
-        what = device_error(cause) if cause is not None else "the table could not be made safe"
+        what = (os_error(cause) if isinstance(cause, OSError) else device_error(cause)) if cause is not None \
+            else "the table could not be made safe"
         print(f"run {_uid(session)} failed: {what}" + ("" if unsafe is not None else f"; {SAFE}"), file=sys.stderr)
     if session.uids:
         print(f"data recorded before the failure: {session.writer.path(session.uids[-1])}", file=sys.stderr)
@@ -267,6 +273,7 @@ def _prepare(args):
             table.lockin.time_constant.put(args.lockin_tau)
         measurement = args.plan_function(**plan_kwargs(args.plan_function, table, args))
         check_duration(measurement.estimated_s, args.confirm_long)
+        check_data_directory(data_directory(args.data_dir), measurement.md.get("num_points", 0))
     except Exception:
         if args.lockin_tau is not None:  # a refused run leaves the lock-in as it found it
             table.lockin.time_constant.put(tau)
@@ -295,6 +302,17 @@ def _run(args) -> int:
     for uid in uids:
         print(f"run uid: {uid}")
         print(f"data:    {session.writer.path(uid)}")
+    try:
+        _results(args, session, table, catalog)
+    except KeyboardInterrupt:  # the run is whole; only its live fit and report are cut short
+        print(f"interrupted while fitting: run {_uid(session)} is stored whole in "
+              f"{session.writer.path(_uid(session))}; its live fit and report are not finished", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _results(args, session: Session, table: Table, catalog) -> None:
+    """What the run measured: the live fits, the report, where the catalog has it."""
     if session.live.active and session.live.wait(LIVE_TIMEOUT_S):
         for r in session.live.state.results:
             fitted = r.result is not None and r.result.fit is not None
@@ -307,4 +325,3 @@ def _run(args) -> int:
         print("catalog: ingested in the background (`femtospin ls`, `femtospin show UID`)")
     if args.plan == "find_time_zero":
         print(f"time zero: stage at {table.stage.time_zero_mm.get():.6f} mm (write it into the profile)")
-    return 0

@@ -132,8 +132,89 @@ def _config_names(device_cls) -> set[str]:
             if getattr(device_cls, name).kind & Kind.config}
 
 
+MAX_PROFILE_BYTES = 256 * 1024  # a table's profile is a page of YAML
+MAX_PROFILE_NODES = 10_000  # after YAML aliases are expanded: an alias bomb is refused, not stored
+
+
+def _nodes(value, limit: int) -> int:
+    """How many values ``value`` holds once aliases are expanded, counting no further than ``limit``."""
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+def read_profile_file(path) -> tuple[dict, str]:
+    """Read and check a profile file without opening any instrument.
+
+    Everything that can be known from the file is checked here: YAML, size,
+    the roles and their entries, the pyvisa backend. ``serve`` checks a profile
+    this way before it starts, and :func:`load_profile_file` before it connects.
+
+    Returns
+    -------
+    doc : dict
+        The profile.
+    visa_library : str
+        The pyvisa backend it names (``""`` for pyvisa's default).
+
+    Raises
+    ------
+    ProfileError
+        One line: ``<file>: <entry>: <problem>``.
+    """
+    path = Path(path)
+
+    def fail(entry: str, problem: str):
+        raise ProfileError(f"{path}: {entry}: {problem}")
+
+    try:
+        if path.stat().st_size > MAX_PROFILE_BYTES:
+            raise ProfileError(f"{path}: {path.stat().st_size} bytes is not a profile (at most "
+                               f"{MAX_PROFILE_BYTES // 1024} kB)")
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read the profile ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if _nodes(doc, MAX_PROFILE_NODES) > MAX_PROFILE_NODES:
+        raise ProfileError(f"{path}: more than {MAX_PROFILE_NODES} values once its YAML aliases are expanded; "
+                           "a profile names a table's instruments")
+    if not isinstance(doc, dict) or not isinstance(doc.get("roles"), dict):
+        fail("roles", "missing: the profile must map each role to its instrument")
+    if not isinstance(doc.get("metadata") or {}, dict):
+        fail("metadata", "must be a mapping, e.g. {table: lab-2 THz}")
+    roles = doc["roles"]
+    for role in roles:
+        if role not in Table.ROLES:
+            fail(f"roles.{role}", f"unknown role; roles are {', '.join(Table.ROLES)}")
+    for role in Table.ROLES:
+        if role not in roles:
+            fail(f"roles.{role}", "missing (write 'null' if the table has no such instrument)")
+    visa_library = _visa_library(doc.get("visa_library", ""), path, fail)
+    for role, entry in roles.items():
+        if entry is None:
+            continue
+        _check_entry(f"roles.{role}", role, entry, fail)
+        if role == "magnet" and "gaussmeter" in entry:
+            gauss = entry["gaussmeter"]
+            if not isinstance(gauss, dict) or gauss.get("class") != "LakeShore425":
+                fail(f"roles.{role}.gaussmeter", "must be {class: LakeShore425, address: ...}")
+            if not gauss.get("address"):
+                fail(f"roles.{role}.gaussmeter", "missing address")
+    return doc, visa_library
+
+
 def load_profile_file(path, *, serial_factory=serial.Serial, serial_timeout: float = 1.0) -> Table:
-    """Validate a profile file, connect its instruments and return the table.
+    """Check a profile file (:func:`read_profile_file`), connect its instruments and return the table.
 
     Parameters
     ----------
@@ -150,37 +231,13 @@ def load_profile_file(path, *, serial_factory=serial.Serial, serial_timeout: flo
         One line: ``<file>: <entry>: <problem>``.
     """
     path = Path(path)
+    doc, visa_library = read_profile_file(path)
 
     def fail(entry: str, problem: str):
         raise ProfileError(f"{path}: {entry}: {problem}")
 
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read the profile ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("roles"), dict):
-        fail("roles", "missing: the profile must map each role to its instrument")
-    roles = doc["roles"]
-    for role in roles:
-        if role not in Table.ROLES:
-            fail(f"roles.{role}", f"unknown role; roles are {', '.join(Table.ROLES)}")
-    for role in Table.ROLES:
-        if role not in roles:
-            fail(f"roles.{role}", "missing (write 'null' if the table has no such instrument)")
-    ctx = {"visa_library": _visa_library(doc.get("visa_library", ""), path, fail), "serial_factory": serial_factory,
-           "serial_timeout": serial_timeout}
-    entries = {role: entry for role, entry in roles.items() if entry is not None}
-    for role, entry in entries.items():
-        _check_entry(f"roles.{role}", role, entry, fail)
-        if role == "magnet" and "gaussmeter" in entry:
-            gauss = entry["gaussmeter"]
-            if not isinstance(gauss, dict) or gauss.get("class") != "LakeShore425":
-                fail(f"roles.{role}.gaussmeter", "must be {class: LakeShore425, address: ...}")
-            if not gauss.get("address"):
-                fail(f"roles.{role}.gaussmeter", "missing address")
-
+    ctx = {"visa_library": visa_library, "serial_factory": serial_factory, "serial_timeout": serial_timeout}
+    entries = {role: entry for role, entry in doc["roles"].items() if entry is not None}
     connections: dict[str, tuple[str, object]] = {}
     devices: dict[str, object] = dict.fromkeys(Table.ROLES)
     for role, entry in entries.items():

@@ -173,9 +173,18 @@ def permissions(plan_names) -> dict:
 
 
 def _check_profile(profile: str) -> None:
-    # loading it here would open a real table's instruments twice; the worker loads it
-    if profile not in ("sim", "sim:fast") and not Path(profile).is_file():
+    """Everything the file says, checked now; connecting waits for the worker (a real table's
+    instruments would otherwise be opened twice)."""
+    if profile in ("sim", "sim:fast"):
+        return
+    if not Path(profile).is_file():
         raise ServeError(f"--profile: {profile!r} is neither sim, sim:fast nor a profile file")
+    from ._profile_file import ProfileError, read_profile_file
+
+    try:
+        read_profile_file(profile)
+    except ProfileError as exc:
+        raise ServeError(f"--profile: {exc}") from None
 
 
 def _check_port(host: str, port: int, option: str) -> None:

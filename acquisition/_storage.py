@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,39 @@ def data_directory(path: str | Path | None = None) -> Path:
     if path is not None:
         return Path(path)
     return Path(os.environ.get("FEMTOSPIN_DATA", Path.home() / "femtospin-data"))
+
+BYTES_PER_POINT = 4096  # an event with every readback, its analysis rows and the catalog's copy, generously
+
+
+def check_data_directory(directory: str | Path, points: int = 0) -> Path:
+    """The data directory, if runs can be written there, checked without writing anything.
+
+    Parameters
+    ----------
+    directory : str or Path
+        Where the runs go (``~`` expanded); it need not exist yet.
+    points : int
+        Points the run will measure: the free space must hold them.
+
+    Raises
+    ------
+    ValueError
+        One line: a file in the way, no permission or a read-only disk, too little free space.
+    """
+    directory = Path(directory).expanduser()
+    existing = directory
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"data directory {directory}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):  # also says no for a read-only file system
+        raise ValueError(f"data directory {directory}: cannot write in {existing} (read-only or no permission)")
+    free, needed = shutil.disk_usage(existing).free, (points + 256) * BYTES_PER_POINT
+    if free < needed:
+        raise ValueError(f"data directory {directory}: {free / 1e6:.1f} MB free, the run needs about "
+                         f"{needed / 1e6:.1f} MB")
+    return directory
+
 
 ANALYSIS_INFIX = ".analysis."
 UID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # bluesky's uids: str(uuid4())
@@ -105,8 +139,11 @@ class RunWriter:
             if run is None:
                 raise ValueError(f"cannot tell which run a {name!r} document belongs to")
         f = self._files[run]
-        f.write(line)
-        f.flush()
+        try:
+            f.write(line)
+            f.flush()
+        except OSError as exc:  # a full disk: the message names the file it could not write
+            raise OSError(exc.errno, exc.strerror, f.name) from None
         if name == "stop":
             os.fsync(f.fileno())  # a finished run survives a power cut too
             f.close()
