@@ -17,7 +17,7 @@ import numpy as np
 
 from ._catalog import CatalogError, connect, parse_catalog, wait_synced
 from ._describe import delay_field, fit_line
-from ._storage import data_directory, final_fits
+from ._storage import data_directory, final_fits, run_id
 
 FORMATS = {"csv": ".csv", "nc": ".nc", "h5": ".h5"}
 EXPORTED_READINGS = {"overload": "lockin_overload", "pump_power": "power_meter_power"}  # analyze column: event field
@@ -320,9 +320,9 @@ def register(sub) -> None:
     ls.add_argument("--since", metavar="DATE", help="runs started on or after DATE (YYYY-MM-DD[THH:MM])")
     ls.add_argument("--until", metavar="DATE", help="runs started on or before DATE")
     show = sub.add_parser("show", help="a run's metadata, conditions, fit results and report")
-    show.add_argument("uid", help="run id (a unique prefix of at least 4 characters)")
+    show.add_argument("uid", type=run_id, help="run id (a unique prefix of at least 4 characters)")
     export = sub.add_parser("export", help="write a run to CSV (analyze format), netCDF or HDF5")
-    export.add_argument("uid", help="run id (a unique prefix of at least 4 characters)")
+    export.add_argument("uid", type=run_id, help="run id (a unique prefix of at least 4 characters)")
     export.add_argument("--format", choices=sorted(FORMATS), default="csv", help="csv (default), nc or h5")
     export.add_argument("--out", help="output file (default UID8.FORMAT in the current directory)")
     export.add_argument("--force", action="store_true", help="replace an existing output file")

@@ -30,7 +30,7 @@ from ._describe import delay_field, fit_line, label
 from ._live import mean_waveforms
 from ._profiles import Table, sim_profile
 from ._session import Session, data_directory
-from ._storage import StoredRun, load_run
+from ._storage import StoredRun, load_run, run_id
 
 MODES = ("simulate", "playback")
 NOT_ARGUMENTS = ("md", "readables", "plan_name")  # plan parameters that are not measurement arguments
@@ -310,7 +310,7 @@ def register(sub) -> None:
                                    "table and compare (overlay PNG, fitted parameters side by side), or with "
                                    "--playback run it on devices serving the recorded readings, which reproduces "
                                    "the stored fit.")
-    p.add_argument("uid", help="the stored run (a unique uid prefix is enough)")
+    p.add_argument("uid", type=run_id, help="the stored run (a unique uid prefix is enough)")
     data_dir_option(p)
     catalog_option(p)
     p.add_argument("--playback", action="store_true", help="serve the recorded readings instead of simulating")

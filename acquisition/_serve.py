@@ -177,8 +177,6 @@ def _check_profile(profile: str) -> None:
     instruments would otherwise be opened twice)."""
     if profile in ("sim", "sim:fast"):
         return
-    if not Path(profile).is_file():
-        raise ServeError(f"--profile: {profile!r} is neither sim, sim:fast nor a profile file")
     from ._profile_file import ProfileError, read_profile_file
 
     try:

@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import re
+from argparse import ArgumentTypeError
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,14 @@ def check_data_directory(directory: str | Path, points: int = 0) -> Path:
 ANALYSIS_INFIX = ".analysis."
 UID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # bluesky's uids: str(uuid4())
 UID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
+
+
+def run_id(text: str) -> str:
+    """A run id as typed (a uid or a unique prefix of one): hexadecimal digits and dashes, nothing a path, a glob
+    or a catalog query would read as more. For argparse: ``ValueError`` becomes the argument's one-line error."""
+    if not UID_PREFIX.fullmatch(text):
+        raise ArgumentTypeError(f"{text!r}: a run id is hexadecimal digits and dashes")
+    return text
 
 
 def checked_uid(uid, what: str = "run uid") -> str:

@@ -229,55 +229,7 @@ def test_unsafe_table_is_one_prominent_line_and_exit_3(tmp_path, capsys, monkeyp
     assert end["stage_delay"][-1] == pytest.approx(-1000.0, abs=10.0)  # the others made safe and recorded
 
 
-BOUNDS = [
-    (["delay_scan", "--delays", "0:inf:10"], "delays: 0:inf:10 fs; start, stop and step must be finite"),
-    (["delay_scan", "--delays", "-10000:90000:0.001"], "gives 1e+08 points; at most 1 000 000 per run"),
-    (["thz_emission", "--delays", "0:1000:10", "--magnetization", "1,-1", "--repeats", "100000"],
-     "repeats: 100000 × 101 delays × every condition gives 2.02e+07 points"),
-    (["field_loop", "--delays", "100", "--max-field-mT", "5", "--step-mT", "1e-9"],
-     "step_mT: 1e-09 mT over ±5 mT gives 2e+10 points"),
-    (["delay_scan", "--delays", "0:100:10", "--magnetization", "inf"], "argument --magnetization: 'inf': give whole"),
-    (["delay_scan", "--delays", "0:100:10", "--magnetization", "nan"], "argument --magnetization: 'nan': give whole"),
-    (["delay_scan", "--delays", "0:100:10", "--magnetization", "1,1"], "magnetization: 1 is given twice"),
-    (["thz_emission", "--delays", "0:100:10", "--angles", "0,0"], "angles: 0.0 is given twice"),
-    (["thz_emission", "--delays", "0:100:10", "--angles", "0,360"], "angles: 360.0 is given twice"),
-    (["thz_emission", "--delays", "0:100:10", "--ramp-K-per-min", "-5"],
-     "ramp_K_per_min: -5.0 K/min is outside the allowed range (0, 20] K/min"),
-    (["delay_scan", "--delays", "0:100:10", "--seed", "-1"],
-     "argument --seed: '-1': the noise seed is a whole number ≥ 0"),
-    (["thz_emission", "--delays", "0:100:10", "--repeats", "0"], "argument --repeats: '0': give a whole number ≥ 1"),
-    (["delay_scan", "--delays", "0:100:10", "--repeats", "2"], "unrecognized arguments: --repeats 2"),
-    (["delay_scan", "--delays", "0:100:10", "--lockin-tau", "1e9"],
-     "min is over the limit of 48 h; check the arguments or add --confirm-long"),
-    (["delay_scan", "--delays", "0:100:10", "--lockin-tau", "nan"], "lockin-tau: nan s is outside the allowed range"),
-    (["delay_scan", "--delays", "0:100:10", "--laser-threshold", "0.6", "--catalog", "embedded"],
-     "laser-threshold: 0.6 W must be below the measured pump power 0.4"),
-    (["delay_scan", "--delays", "0:100:10", "--laser-threshold", "1e9", "--catalog", "embedded"],
-     "laser-threshold: 1e+09 W must be below the measured pump power"),
-    (["delay_scan", "--delays", "0:100:10", "--laser-threshold", "-1", "--catalog", "embedded"],
-     "laser-threshold: -1.0 W is outside the allowed range: finite and > 0 W"),
-    (["delay_scan", "--delays", "0:100:10", "--laser-threshold", "nan", "--catalog", "embedded"],
-     "laser-threshold: nan W is outside the allowed range"),
-]
-
-
-def _bound_id(argv):
-    rest = [a for a in argv[3:] if a not in ("--catalog", "embedded")]
-    return " ".join([argv[0], *(rest or argv[1:3])])
-
-
-@pytest.mark.parametrize("argv, message", BOUNDS, ids=[_bound_id(a) for a, _ in BOUNDS])
-def test_out_of_bounds_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, argv, message):
-    try:
-        code = main(["run", argv[0], "--profile", "sim:fast", "--data-dir", str(tmp_path / "d"), "--no-progress",
-                     *argv[1:]])
-    except SystemExit as exc:  # argparse's own errors
-        code = exc.code
-    err = capsys.readouterr().err
-    assert code == 2
-    assert message in err
-    assert len(err.strip().splitlines()) == 1, err
-    assert not (tmp_path / "d").exists()  # no run file, no catalog, no ingest service
+# bad arguments of every plan: tests/reliability/test_inputs.py
 
 
 def test_a_long_run_goes_ahead_when_confirmed(fast_table, monkeypatch):

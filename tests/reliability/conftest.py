@@ -1,0 +1,88 @@
+"""The reliability suite: every attack records what the user saw and what the table was left in.
+
+Each test asserts its own case (a safe table, readable data, one line naming the
+problem); the counts are printed at the end of the test run, so a CI log says how
+many attacks were made and how each ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from femtospin.acquisition import load_run
+
+OUTCOMES: list[Outcome] = []
+
+
+@dataclass
+class Outcome:
+    attack: str
+    kind: str  # "refused" (nothing moved or was written), "safe exit" (the table was run, then left safe)
+    one_line: bool  # the user's message was one line (plus the lines naming an unsafe device / the data)
+    traceback: bool
+    outside: bool  # something was written outside the data directory
+
+
+class Attacks:
+    """What a test hands to the recorder: ``refused(...)`` or ``safe_exit(...)``, after asserting them."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def _record(self, kind: str, err: str, max_lines: int, outside: bool) -> None:
+        lines = [line for line in err.strip().splitlines() if line.strip()]
+        OUTCOMES.append(Outcome(self.name, kind, 0 < len(lines) <= max_lines, "Traceback" in err, outside))
+        assert "Traceback" not in err, err
+        assert 0 < len(lines) <= max_lines, err
+        assert not outside, "written outside the data directory"
+
+    def refused(self, err: str, *, outside: bool = False) -> None:
+        """A bad input: one line, nothing moved or written."""
+        self._record("refused", err, 1, outside)
+
+    def safe_exit(self, err: str, *, max_lines: int = 2, outside: bool = False) -> None:
+        """A run ended early (signal, fault, full disk): its line, and the line saying where its data is."""
+        self._record("safe exit", err, max_lines, outside)
+
+    @staticmethod
+    def assert_readable_and_safe(data_dir, park_fs: float = -1000.0) -> int:
+        """Every run file in ``data_dir`` reads back, and each run ended with the table safe; returns their number.
+
+        The closing baseline (written by every exit) holds the table's state after
+        ``make_safe``: no field, the heater at its safe setpoint, the stage parked.
+        """
+        runs = 0
+        for path in data_dir.glob("*.jsonl"):
+            if ".analysis." in path.name:
+                continue
+            run = load_run(path.stem, data_dir)
+            end = run.table("baseline")
+            assert len(end["magnet_field"]) == 2, "opening and closing baseline"
+            assert end["magnet_field"][-1] == 0.0
+            assert end["heater_setpoint"][-1] == 300.0
+            assert end["stage_delay"][-1] == pytest.approx(park_fs, abs=10.0)
+            runs += 1
+        return runs
+
+
+
+@pytest.fixture
+def attack(request) -> Attacks:
+    return Attacks(request.node.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not OUTCOMES:
+        return
+    n = len(OUTCOMES)
+    refused = sum(o.kind == "refused" for o in OUTCOMES)
+    safe = sum(o.kind == "safe exit" for o in OUTCOMES)
+    one = sum(o.one_line for o in OUTCOMES)
+    tracebacks = sum(o.traceback for o in OUTCOMES)
+    outside = sum(o.outside for o in OUTCOMES)
+    terminalreporter.write_line(
+        f"reliability: {n} attacks; {refused} refused before anything moved, {safe} runs ended early and left "
+        f"the table safe; {one} one-line messages; {tracebacks} tracebacks; {outside} writes outside the data "
+        "directory")
