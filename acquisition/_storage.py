@@ -12,8 +12,8 @@ import fcntl
 import json
 import os
 import re
-from argparse import ArgumentTypeError
 import shutil
+from argparse import ArgumentTypeError
 from dataclasses import dataclass, field
 from pathlib import Path
 
