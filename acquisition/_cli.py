@@ -11,7 +11,9 @@ import argparse
 import importlib
 import logging
 import re
+import signal
 import sys
+import threading
 import warnings
 
 # command: (module that registers it, one-line help for the command list)
@@ -26,6 +28,63 @@ COMMANDS = {
     "replay": ("._cmd_replay", "re-run a stored run's plan on the simulated table, or play its data back"),
     "serve": ("._serve", "queue server for remote clients (bluesky-queueserver)"),
 }
+
+
+def signal_label(signum: int | None) -> str:
+    """``Ctrl-C`` for SIGINT, else the signal's name."""
+    if signum == signal.SIGINT:
+        return "Ctrl-C"
+    return signal.Signals(signum).name if signum is not None else "an interruption"
+
+
+class _Tolerant:
+    """A stream that drops writes its terminal can no longer take (after SIGHUP the tty may be gone)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def tolerant_streams() -> None:
+    if not isinstance(sys.stdout, _Tolerant):
+        sys.stdout, sys.stderr = _Tolerant(sys.stdout), _Tolerant(sys.stderr)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP outside a run (libraries loading, the live fit finishing): Ctrl-C's path, its own name.
+
+    During a run the session's own handlers take over (``_signals``) and abort it through its cleanup.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(signal_label(signum))
+        self.signum = signum
+
+
+def _interrupt(signum, frame):
+    if signum == signal.SIGHUP:
+        tolerant_streams()
+    raise Interrupted(signum)
+
+
+def interrupted_by(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """The label and exit code (128 + the signal's number) of an interruption."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    return signal_label(signum), 128 + signum
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -145,9 +204,10 @@ def _guarded(args) -> int:
     name = f"femtospin {args.command}"
     try:
         return args.func(args)
-    except KeyboardInterrupt:
-        print(f"{name}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        label, code = interrupted_by(exc)
+        print(f"{name}: interrupted by {label}", file=sys.stderr)
+        return code
     except Exception as exc:  # noqa: BLE001 — the net: one line, or the traceback with --debug
         if args.debug:
             raise
@@ -165,11 +225,15 @@ def _guarded(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = _attach_negative_values(sys.argv[1:] if argv is None else list(argv))
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _interrupt)
     try:
         args = build_parser(_command(argv)).parse_args(argv)
-    except KeyboardInterrupt:  # while the command's libraries load: nothing has started
-        print("femtospin: interrupted before anything started", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # while the command's libraries load: nothing has started
+        label, code = interrupted_by(exc)
+        print(f"femtospin: interrupted by {label} before anything started", file=sys.stderr)
+        return code
     args.debug = getattr(args, "debug", False)
     _library_logs(args.debug)
     return _guarded(args)

@@ -110,8 +110,11 @@ def _check_output(path: str | None) -> None:
     target = Path(path).expanduser()
     if target.is_dir():
         raise InputError(f"--json {path}: is a directory; give a file name, e.g. {target / 'result.json'}")
-    if not target.resolve().parent.is_dir():
-        raise InputError(f"--json {path}: directory {target.resolve().parent} does not exist")
+    folder = target.resolve().parent
+    if not folder.is_dir():
+        raise InputError(f"--json {path}: directory {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):  # also says no for a read-only file system
+        raise InputError(f"--json {path}: cannot write in {folder} (read-only or no permission)")
 
 
 def parse_fix(items: list[str]) -> dict[str, float]:

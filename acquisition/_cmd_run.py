@@ -14,7 +14,7 @@ from bluesky.utils import RunEngineInterrupted
 from femtospin.plans import PLANS, PlanArgumentError, UnsafeTableError, delay_grid, device_error
 
 from ._catalog import parse_catalog
-from ._cli import OneLineParser, os_error
+from ._cli import OneLineParser, interrupted_by, os_error
 from ._cmd_catalog import catalog_option, data_dir_option
 from ._describe import fit_line
 from ._live import warning_lines
@@ -304,10 +304,11 @@ def _run(args) -> int:
         print(f"data:    {session.writer.path(uid)}")
     try:
         _results(args, session, table, catalog)
-    except KeyboardInterrupt:  # the run is whole; only its live fit and report are cut short
-        print(f"interrupted while fitting: run {_uid(session)} is stored whole in "
+    except KeyboardInterrupt as exc:  # the run is whole; only its live fit and report are cut short
+        label, code = interrupted_by(exc)
+        print(f"interrupted by {label} while fitting: run {_uid(session)} is stored whole in "
               f"{session.writer.path(_uid(session))}; its live fit and report are not finished", file=sys.stderr)
-        return 130
+        return code
     return 0
 
 

@@ -12,44 +12,16 @@ stop document follow as for any abort.
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
 
 from bluesky.utils import TransitionError
 
+from ._cli import tolerant_streams
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 GRACE_S = 5.0  # longer than one point takes; a heater still settling is cut short after this
-
-
-def signal_label(signum: int | None) -> str:
-    """``Ctrl-C`` for SIGINT, else the signal's name."""
-    if signum == signal.SIGINT:
-        return "Ctrl-C"
-    return signal.Signals(signum).name if signum is not None else "an interruption"
-
-
-class _Tolerant:
-    """A stream that drops writes its terminal can no longer take (after SIGHUP the tty may be gone)."""
-
-    def __init__(self, stream):
-        self._stream = stream
-
-    def write(self, text):
-        try:
-            return self._stream.write(text)
-        except (OSError, ValueError):
-            return len(text)
-
-    def flush(self):
-        try:
-            self._stream.flush()
-        except (OSError, ValueError):
-            pass
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
 
 
 class StopSignals:
@@ -109,7 +81,7 @@ class _Handlers:
         if self.policy.received is None:
             self.policy.received = signum
         if signum == signal.SIGHUP:  # the terminal may be gone; printing must not break the cleanup
-            sys.stdout, sys.stderr = _Tolerant(sys.stdout), _Tolerant(sys.stderr)
+            tolerant_streams()
         self._count += 1
         self._wake.set()
 

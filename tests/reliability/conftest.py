@@ -19,7 +19,8 @@ OUTCOMES: list[Outcome] = []
 @dataclass
 class Outcome:
     attack: str
-    kind: str  # "refused" (nothing moved or was written), "safe exit" (the table was run, then left safe)
+    kind: str  # "refused" (nothing moved or was written), "safe exit" (a run ended early, the table left safe),
+    # "data kept" (a damaged file read back with the loss named)
     one_line: bool  # the user's message was one line (plus the lines naming an unsafe device / the data)
     traceback: bool
     outside: bool  # something was written outside the data directory
@@ -45,6 +46,10 @@ class Attacks:
     def safe_exit(self, err: str, *, max_lines: int = 2, outside: bool = False) -> None:
         """A run ended early (signal, fault, full disk): its line, and the line saying where its data is."""
         self._record("safe exit", err, max_lines, outside)
+
+    def data_kept(self, problem: str) -> None:
+        """A damaged file read back: the rest of it kept, the loss named in one line."""
+        self._record("data kept", problem, 1, False)
 
     @staticmethod
     def assert_readable_and_safe(data_dir, park_fs: float = -1000.0) -> int:
@@ -79,10 +84,12 @@ def pytest_terminal_summary(terminalreporter):
     n = len(OUTCOMES)
     refused = sum(o.kind == "refused" for o in OUTCOMES)
     safe = sum(o.kind == "safe exit" for o in OUTCOMES)
+    kept = sum(o.kind == "data kept" for o in OUTCOMES)
     one = sum(o.one_line for o in OUTCOMES)
     tracebacks = sum(o.traceback for o in OUTCOMES)
     outside = sum(o.outside for o in OUTCOMES)
     terminalreporter.write_line(
         f"reliability: {n} attacks; {refused} refused before anything moved, {safe} runs ended early and left "
-        f"the table safe; {one} one-line messages; {tracebacks} tracebacks; {outside} writes outside the data "
+        f"the table safe, {kept} damaged files read with the loss named; {one} one-line messages; "
+        f"{tracebacks} tracebacks; {outside} writes outside the data "
         "directory")
