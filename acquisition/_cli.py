@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import re
 import signal
 import sys
 import threading
 import warnings
+import weakref
 
 # command: (module that registers it, one-line help for the command list)
 COMMANDS = {
@@ -85,6 +87,18 @@ def interrupted_by(exc: KeyboardInterrupt) -> tuple[str, int]:
     """The label and exit code (128 + the signal's number) of an interruption."""
     signum = getattr(exc, "signum", signal.SIGINT)
     return signal_label(signum), 128 + signum
+
+
+# Workers that compute beside the command (the live analysis): each has close(timeout) -> stopped. The command
+# line closes them before the process ends, since a thread still inside compiled code when the interpreter
+# ends aborts the process ("terminate called without an active exception", exit 134).
+background: weakref.WeakSet = weakref.WeakSet()
+CLOSE_TIMEOUT_S = 10.0
+
+
+def _close_background() -> bool:
+    """Ask every background worker to stop; True when all have."""
+    return all([worker.close(CLOSE_TIMEOUT_S) for worker in list(background)])
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -236,7 +250,20 @@ def main(argv: list[str] | None = None) -> int:
         return code
     args.debug = getattr(args, "debug", False)
     _library_logs(args.debug)
-    return _guarded(args)
+    try:
+        return _guarded(args)
+    finally:
+        _close_background()
+
+
+def entry() -> None:
+    """The ``femtospin`` program: :func:`main`, then an exit no background worker can turn into an abort."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if not _close_background():  # one is still inside a fit: end without waiting for it at shutdown
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -292,24 +292,30 @@ def _run(args) -> int:
     print(f"{args.plan}: {measurement.md.get('num_points', '?')} points, "
           f"estimated duration {_duration(measurement.estimated_s)}"
           + (" of simulated time" if table.clock is not None and table.clock.accelerated else ""))
-    uids: tuple = ()
     try:
         uids = session.run(measurement)
+        for uid in uids:
+            print(f"run uid: {uid}")
+            print(f"data:    {session.writer.path(uid)}")
+        _results(args, session, table, catalog)
     except RunEngineInterrupted:
         return interrupted(session)
+    except KeyboardInterrupt as exc:  # outside the RunEngine's hold: before the run began, or after it ended
+        return interrupted_outside(session, exc)
     except Exception as exc:  # noqa: BLE001 — any failure: say what and where the data is, exit non-zero
         return failed(session, exc, args.debug)
-    for uid in uids:
-        print(f"run uid: {uid}")
-        print(f"data:    {session.writer.path(uid)}")
-    try:
-        _results(args, session, table, catalog)
-    except KeyboardInterrupt as exc:  # the run is whole; only its live fit and report are cut short
-        label, code = interrupted_by(exc)
-        print(f"interrupted by {label} while fitting: run {_uid(session)} is stored whole in "
-              f"{session.writer.path(_uid(session))}; its live fit and report are not finished", file=sys.stderr)
-        return code
     return 0
+
+
+def interrupted_outside(session: Session, exc: KeyboardInterrupt) -> int:
+    """One line for a stop signal while no run held the table: nothing started, or the run is stored whole."""
+    label, code = interrupted_by(exc)
+    if not session.uids:
+        print(f"interrupted by {label} before the run started; nothing moved", file=sys.stderr)
+    else:
+        print(f"interrupted by {label} after the run: run {_uid(session)} is stored whole in "
+              f"{session.writer.path(_uid(session))}; its live fit and report are not finished", file=sys.stderr)
+    return code
 
 
 def _results(args, session: Session, table: Table, catalog) -> None:

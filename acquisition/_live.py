@@ -26,6 +26,7 @@ from event_model import compose_run
 
 from femtospin import analysis
 
+from ._cli import background
 from ._describe import delay_field, label
 from ._storage import RunWriter, checked_uid
 
@@ -145,7 +146,9 @@ class LiveAnalysis:
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
         self._done.set()
+        self._closing = False
         self.requests = 0  # snapshots handed over (tests compare with fits_done: coalescing)
+        background.add(self)
 
     # ------------------------------------------------------- RunEngine side
     def __call__(self, name: str, doc: dict) -> None:
@@ -167,6 +170,7 @@ class LiveAnalysis:
         self._live = self._options is not None and len(set(delays)) >= MIN_DELAYS  # waveforms, not single delays
         if self._live:
             self._done.clear()
+            self._closing = False
             self._thread = threading.Thread(target=self._work, name="live-analysis", daemon=True)
             self._thread.start()
 
@@ -215,6 +219,17 @@ class LiveAnalysis:
         """Block until the final fit of the current run is available (True) or ``timeout`` passes."""
         return self._done.wait(timeout)
 
+    def close(self, timeout: float = 10.0) -> bool:
+        """Stop refitting: a fit in progress finishes, nothing more is fitted or stored. True once stopped.
+
+        The command line calls this before it exits: the interpreter must not end
+        while the worker is inside compiled code (a thread ended there aborts the process).
+        """
+        with self._cv:
+            self._closing = True
+            self._cv.notify()
+        return self._done.wait(timeout)
+
     # ---------------------------------------------------------- worker side
     def _work(self) -> None:
         try:
@@ -228,10 +243,14 @@ class LiveAnalysis:
         bundle = None
         while True:
             with self._cv:
-                while self._pending is None:
+                while self._pending is None and not self._closing:
                     self._cv.wait()
+                if self._closing:
+                    return
                 snap, self._pending = self._pending, None
             results = self._fit(snap)
+            if self._closing:
+                return
             self.state.results, self.state.rows, self.state.conditions = results, snap.rows, self._conditions
             self.state.fits_done += 1
             bundle = self._store(bundle, results, snap.final)

@@ -1,7 +1,5 @@
 """``python -m femtospin`` runs the command line, as the ``femtospin`` entry point does."""
 
-import sys
+from femtospin.acquisition._cli import entry
 
-from femtospin.acquisition import main
-
-sys.exit(main())
+entry()
