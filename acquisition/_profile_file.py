@@ -39,8 +39,7 @@ from femtospin.devices import (
     SpotStage,
     WaveplateAttenuator,
 )
-from femtospin.devices.drivers import apt, elliptec, smc100
-from femtospin.devices.drivers._serial import SerialLine
+from femtospin.devices.drivers import SerialLine, apt, elliptec, smc100
 from femtospin.devices.drivers.lakeshore33x import MAX_SETPOINT_K, LakeShoreHeater
 from femtospin.devices.drivers.newport_esp import ESPAxis, ESPController
 from femtospin.devices.drivers.srs import SR830LockIn, SR860LockIn

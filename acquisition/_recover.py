@@ -91,7 +91,7 @@ def make_table_safe(table, run_engine) -> str:
     UnsafeTableError
         A device could not be brought back (each named by its lines).
     """
-    from femtospin.plans._stubs import make_safe
+    from femtospin.plans import make_safe
 
     run_engine(make_safe(table.stage, table.magnet, table.heater))
     return "field 0, heater at its safe setpoint, stage parked"

@@ -5,7 +5,7 @@ which instrument plays which role is said by a profile file, not here.
 """
 
 from ._attenuator import WaveplateAttenuator
-from ._base import InstrumentError, InstrumentTimeout
+from ._base import DriverSignal, config, finished
 from ._heater import HeaterController, PumpPowerMeter
 from ._interfaces import (
     Attenuator,
@@ -19,12 +19,17 @@ from ._interfaces import (
 )
 from ._lockin import LockInAmplifier
 from ._magnet import Electromagnet
-from ._motion import DelayLine, RotationStage, SpotStage
+from ._motion import FS_PER_MM_DOUBLE_PASS, N_AIR, DelayCalibration, DelayLine, RotationStage, SpotStage
+from .drivers import InstrumentError, InstrumentTimeout
 
 __all__ = [
+    "FS_PER_MM_DOUBLE_PASS",
+    "N_AIR",
     "Attenuator",
+    "DelayCalibration",
     "DelayLine",
     "DelayStage",
+    "DriverSignal",
     "Electromagnet",
     "HeaterController",
     "InstrumentError",
@@ -40,4 +45,6 @@ __all__ = [
     "TemperatureController",
     "TranslationStage",
     "WaveplateAttenuator",
+    "config",
+    "finished",
 ]

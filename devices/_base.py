@@ -17,16 +17,10 @@ from ophyd import Kind, Signal
 from ophyd.status import DeviceStatus
 from ophyd.utils import ReadOnlyError
 
+from .drivers import InstrumentTimeout
+
 log = logging.getLogger(__name__)
 _notifying = threading.local()  # per thread: ids of the DriverSignals whose subscribers are running
-
-
-class InstrumentError(RuntimeError):
-    """An instrument reported an error; the message is the instrument's own."""
-
-
-class InstrumentTimeout(TimeoutError):
-    """An instrument did not finish in time; the message names the device."""
 
 
 class DriverSignal(Signal):

@@ -7,7 +7,8 @@ import time
 from ophyd import Device, Kind
 from ophyd.utils import LimitError
 
-from ._base import InstrumentTimeout, background, config, readback, setting
+from ._base import background, config, readback, setting
+from .drivers import InstrumentTimeout
 
 
 class HeaterController(Device):

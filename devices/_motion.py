@@ -13,7 +13,8 @@ from ophyd import Component as Cpt
 from ophyd import Device, Kind, Signal
 from ophyd.utils import LimitError
 
-from ._base import InstrumentTimeout, background, config, readback, wait_until
+from ._base import background, config, readback, wait_until
+from .drivers import InstrumentTimeout
 
 FS_PER_MM_DOUBLE_PASS = 2.0 / 299.792458e-6  # t = 2·x/c in vacuum: 6671.28 fs per mm
 N_AIR = 1.000275  # 800 nm, dry air near 20 °C

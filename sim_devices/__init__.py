@@ -24,13 +24,11 @@ from ._playback import (
     apply_configuration,
 )
 from ._samples import LIBRARY, REFERENCE_FLUENCE_MJCM2, Layer, Sample, bi_co, get_sample
-from ._table import FS_PER_MM_VACUUM, GRID_FS, N_AIR, Detection, Hysteresis, Noise, Pump, SimTable
+from ._table import GRID_FS, Detection, Hysteresis, Noise, Pump, SimTable
 
 __all__ = [
-    "FS_PER_MM_VACUUM",
     "GRID_FS",
     "LIBRARY",
-    "N_AIR",
     "REFERENCE_FLUENCE_MJCM2",
     "Detection",
     "Hysteresis",

@@ -18,8 +18,7 @@ from ophyd.status import DeviceStatus
 from ophyd.utils import LimitError
 
 from femtospin import analysis
-from femtospin.devices._base import DriverSignal, config
-from femtospin.devices._motion import DelayCalibration
+from femtospin.devices import DelayCalibration, DriverSignal, config
 
 from ._table import SimTable
 

@@ -20,8 +20,7 @@ from ophyd import Component as Cpt
 from ophyd import Kind
 from ophyd.utils import LimitError, ReadOnlyError
 
-from femtospin.devices import WaveplateAttenuator
-from femtospin.devices._base import config, finished
+from femtospin.devices import WaveplateAttenuator, config, finished
 
 from ._clock import SimClock
 from ._devices import (

@@ -17,8 +17,7 @@ import numpy as np
 from scipy.stats import norm
 
 from femtospin import analysis
-from femtospin.devices._motion import FS_PER_MM_DOUBLE_PASS as FS_PER_MM_VACUUM  # double pass, 6671.28 fs/mm
-from femtospin.devices._motion import N_AIR
+from femtospin.devices import FS_PER_MM_DOUBLE_PASS, N_AIR
 
 from ._clock import SimClock
 from ._samples import REFERENCE_FLUENCE_MJCM2, Sample
@@ -270,7 +269,7 @@ class SimTable:
         # delay line (mm along the stage); the calibrated time zero lives in the stage device
         self.true_time_zero_mm = 25.0
         self.backlash_mm = 0.002
-        self.motor_mm = self.true_time_zero_mm - 1000.0 / (FS_PER_MM_VACUUM * N_AIR)  # parked at −1 ps
+        self.motor_mm = self.true_time_zero_mm - 1000.0 / (FS_PER_MM_DOUBLE_PASS * N_AIR)  # parked at −1 ps
         self.carriage_mm = self.motor_mm - self.backlash_mm / 2  # last approached from below
         # knobs
         self.field_mT = 0.0
@@ -368,7 +367,7 @@ class SimTable:
 
     def delay_fs(self) -> float:
         """True pump–probe delay from the carriage position."""
-        return (self.carriage_mm - self.true_time_zero_mm) * FS_PER_MM_VACUUM * N_AIR
+        return (self.carriage_mm - self.true_time_zero_mm) * FS_PER_MM_DOUBLE_PASS * N_AIR
 
     def temperature_K(self, now: float | None = None) -> float:
         return self.thermal.temperature(self.clock.now() if now is None else now)

@@ -6,7 +6,7 @@ import threading
 
 import serial
 
-from .._base import InstrumentTimeout
+from ._errors import InstrumentTimeout
 
 
 class SerialLine:

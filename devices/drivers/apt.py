@@ -15,7 +15,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-from .._base import InstrumentError, InstrumentTimeout
+from ._errors import InstrumentError, InstrumentTimeout
 from ._serial import SerialLine
 
 HOST, USB_DEVICE = 0x01, 0x50

@@ -12,7 +12,7 @@ import threading
 
 from pymeasure.instruments.lakeshore.lakeshore3xx import LakeShore3xx
 
-from .._base import InstrumentError
+from ._errors import InstrumentError
 
 RANGES = {"off": 0, "low": 1, "medium": 2, "high": 3}
 ESR_ERRORS = {2: "query error", 3: "device-specific error", 4: "execution error", 5: "command error"}

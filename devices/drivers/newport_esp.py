@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pymeasure.instruments.newport import ESP300
 
-from .._base import InstrumentError
+from ._errors import InstrumentError
 from ._visa import LockedInstrument
 
 

@@ -7,7 +7,7 @@ controllers daisy-chained on one port share its :class:`SerialLine`.
 
 from __future__ import annotations
 
-from .._base import InstrumentError
+from ._errors import InstrumentError
 from ._serial import SerialLine
 
 #: ``TS`` controller states (manual, "TS — Get positioner error and controller state").

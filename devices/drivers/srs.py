@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pymeasure.instruments.srs import SR830, SR860
 
-from .._base import InstrumentError
+from ._errors import InstrumentError
 from ._visa import LockedInstrument
 
 SLOPES_DB = (6, 12, 18, 24)

@@ -9,7 +9,7 @@ from pymeasure.instruments.keithley import Keithley2400
 from pymeasure.instruments.kepco import KepcoBOP3612
 from pymeasure.instruments.lakeshore import LakeShore425
 
-from .._base import InstrumentError
+from ._errors import InstrumentError
 from ._visa import LockedInstrument
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from femtospin.analysis import settle_time
+from femtospin.devices import FS_PER_MM_DOUBLE_PASS, N_AIR
 from femtospin.sim_devices import (
-    FS_PER_MM_VACUUM,
-    N_AIR,
     Detection,
     Noise,
     SimClock,
@@ -30,7 +29,7 @@ def saturate(table: SimTable, sign: int, field_mT: float = 50.0) -> None:
 
 def read(table: SimTable, delay_fs: float) -> float:
     """Move to ``delay_fs`` (from below), wait for the lock-in to settle, read X."""
-    table.move_stage(table.true_time_zero_mm + delay_fs / (FS_PER_MM_VACUUM * N_AIR))
+    table.move_stage(table.true_time_zero_mm + delay_fs / (FS_PER_MM_DOUBLE_PASS * N_AIR))
     table.clock.advance(settle_time(table.lockin.time_constant_s, table.lockin.slope_db))
     return table.lockin_output()[0]
 
@@ -45,7 +44,7 @@ def scan(table: SimTable, delays: np.ndarray, conditions: dict[str, list] | None
     combos = np.array(np.meshgrid(*[conditions[k] for k in names], indexing="ij")).reshape(len(names), -1).T \
         if names else np.zeros((1, 0))
     rows = {"delay_fs": [], "signal": [], "power": [], **{k: [] for k in names}}
-    table.move_stage(table.true_time_zero_mm + (delays[0] - 500.0) / (FS_PER_MM_VACUUM * N_AIR))
+    table.move_stage(table.true_time_zero_mm + (delays[0] - 500.0) / (FS_PER_MM_DOUBLE_PASS * N_AIR))
     for d in delays:
         for combo in combos:
             for k, v in zip(names, combo):

@@ -5,6 +5,8 @@ import pytest
 from ophyd.utils import LimitError
 
 from femtospin.devices import (
+    FS_PER_MM_DOUBLE_PASS,
+    N_AIR,
     DelayStage,
     LockIn,
     Magnet,
@@ -14,8 +16,6 @@ from femtospin.devices import (
     TranslationStage,
 )
 from femtospin.sim_devices import (
-    FS_PER_MM_VACUUM,
-    N_AIR,
     Noise,
     SimClock,
     SimDelayStage,
@@ -92,7 +92,7 @@ def test_stage_reads_back_in_fs_from_the_encoder(quiet_rig):
     stage, table = quiet_rig.stage, quiet_rig.table
     done(stage.set(500.0))
     fs_per_mm = stage.fs_per_mm.get()
-    assert fs_per_mm == pytest.approx(FS_PER_MM_VACUUM * N_AIR)
+    assert fs_per_mm == pytest.approx(FS_PER_MM_DOUBLE_PASS * N_AIR)
     readback = stage.delay.get()
     assert readback == pytest.approx((table.carriage_mm - stage.time_zero_mm.get()) * fs_per_mm)
     assert stage.encoder_mm.get() == table.carriage_mm

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 from femtospin.analysis import noise_bandwidth, settle_time
+from femtospin.devices import FS_PER_MM_DOUBLE_PASS, N_AIR
 from femtospin.sim_devices import (
-    FS_PER_MM_VACUUM,
     LIBRARY,
-    N_AIR,
     Detection,
     Noise,
     SimClock,
@@ -44,7 +43,7 @@ def corr(a, b):
 
 
 def motor_mm_for(delay_fs, table):
-    return table.true_time_zero_mm + delay_fs / (FS_PER_MM_VACUUM * N_AIR)
+    return table.true_time_zero_mm + delay_fs / (FS_PER_MM_DOUBLE_PASS * N_AIR)
 
 
 def turning_parts(table):
@@ -496,9 +495,9 @@ def test_backlash_between_approach_directions():
 def test_delay_follows_double_pass_calibration():
     table = make()
     table.move_stage(table.true_time_zero_mm + 0.001)  # 1 µm up
-    expected = 1e-3 * 2 * N_AIR / 299.792458e-6 - table.backlash_mm / 2 * FS_PER_MM_VACUUM * N_AIR
+    expected = 1e-3 * 2 * N_AIR / 299.792458e-6 - table.backlash_mm / 2 * FS_PER_MM_DOUBLE_PASS * N_AIR
     assert table.delay_fs() == pytest.approx(expected)
-    assert FS_PER_MM_VACUUM * 1e-3 == pytest.approx(6.671, abs=1e-3)  # 1 µm ↔ 6.671 fs
+    assert FS_PER_MM_DOUBLE_PASS * 1e-3 == pytest.approx(6.671, abs=1e-3)  # 1 µm ↔ 6.671 fs
 
 
 # ------------------------------------------------------------------ fluence, measured h(t)
