@@ -229,9 +229,15 @@ def _fit_series(args) -> int:
     payload = {"fit": result.to_dict()}
     if args.json:
         write_json_atomic(args.json, payload)
-    print(f"fit {args.kind}: redchi {result.redchi:.3f}")
+    if result.extra["stderr_source"] == "given":
+        print(f"fit {args.kind}: redchi {result.redchi:.3f} (chi2 {result.chi2:.1f} / {result.dof} dof, "
+              f"p = {result.p_value:.3g})")
+    else:
+        print(f"fit {args.kind}: errors from the scatter about the fit ({args.data} has no stderr column); "
+              "without given errors the fit cannot be judged (no redchi)")
     for name, p in result.params.items():
-        print(f"  {name:14s} {p['value']:.6g} ± {p['stderr']:.2g}")
+        error = f"± {p['stderr']:.2g}" if math.isfinite(p["stderr"]) else f"not determined: {p['why']}"
+        print(f"  {name:14s} {p['value']:.6g} {error}")
     if "linearity" in result.extra:
         lin = result.extra["linearity"]
         print(f"  linearity: p = {lin['p_value']:.3g} ({'linear' if lin['linear'] else 'NOT linear'})")

@@ -28,7 +28,9 @@ class SeriesFit(ParamAccess):
 
     ``redchi``, ``chi2``, ``dof`` and ``p_value`` judge the model against the given
     stderr; without stderr they are NaN (the errors then come from the scatter about
-    the fit, which cannot also judge it).
+    the fit, which cannot also judge it), and ``extra["stderr_source"]`` says which.
+    A parameter the data leave undetermined (at a bound, or degenerate) has stderr
+    NaN and a ``why``.
     """
 
     model: str
@@ -88,13 +90,32 @@ def _fit(name: str, func, params: lmfit.Parameters, x, y, stderr, extra=None) ->
 
     out = lmfit.minimize(residual, params, method="leastsq", scale_covar=stderr is None)
     best = func(x, out.params.valuesdict())
-    p = {k: {"value": float(v.value), "stderr": float(v.stderr) if (v.vary and v.stderr is not None)
-             else (0.0 if not v.vary else float("nan")), "vary": bool(v.vary)} for k, v in out.params.items()}
+    p = {k: _param(v) for k, v in out.params.items()}
+    if not any(q["vary"] and np.isfinite(q["stderr"]) for q in p.values()):
+        raise ValueError(f"{name}: the data determine none of {', '.join(k for k, q in p.items() if q['vary'])} "
+                         f"({next(q['why'] for q in p.values() if q['vary'])})")
     dof = int(y.size - nvary)
+    source = {"stderr_source": "given" if stderr is not None else "scatter"}
     if stderr is None:
-        return SeriesFit(name, p, float("nan"), best, extra or {}, float("nan"), dof, float("nan"))
+        return SeriesFit(name, p, float("nan"), best, {**source, **(extra or {})}, float("nan"), dof, float("nan"))
     chi2 = float(np.sum(((best - y) / stderr) ** 2))
-    return SeriesFit(name, p, chi2 / dof, best, extra or {}, chi2, dof, float(chdtrc(dof, chi2)))
+    return SeriesFit(name, p, chi2 / dof, best, {**source, **(extra or {})}, chi2, dof, float(chdtrc(dof, chi2)))
+
+
+def _param(v) -> dict:
+    """One fitted parameter; one the data leave undetermined has stderr NaN (null in JSON) and says why."""
+    out = {"value": float(v.value), "stderr": 0.0 if not v.vary else float("nan"), "vary": bool(v.vary)}
+    if not v.vary:
+        return out
+    at_bound = next((b for b in (v.min, v.max) if np.isfinite(b) and np.isclose(v.value, b, rtol=1e-6, atol=1e-9)),
+                    None)
+    if at_bound is not None:
+        out["why"] = f"at its bound {at_bound:g}: the data do not determine it"
+    elif v.stderr is None or not np.isfinite(v.stderr):
+        out["why"] = "not determined: no covariance (the parameters are degenerate on these points)"
+    else:
+        out["stderr"] = float(v.stderr)
+    return out
 
 
 # ------------------------------------------------------------------ temperature

@@ -115,3 +115,21 @@ def test_series_results_are_json_and_judge_the_model_only_against_given_errors()
     assert np.isnan(without.redchi) and np.isnan(without.p_value)
     text = json.dumps(without.to_dict(), allow_nan=False)  # NaN is written as null, never as NaN
     assert json.loads(text)["redchi"] is None
+    assert with_err.to_dict()["stderr_source"] == "given" and without.to_dict()["stderr_source"] == "scatter"
+
+
+def test_a_parameter_the_data_cannot_determine_is_null_with_its_reason():
+    import json
+
+    T = np.array([100.0, 200.0, 300.0, 350.0])
+    flat = fit_temperature(T, np.ones(4), np.full(4, 0.01))  # no decrease: α is pinned at its bound 0
+    alpha = json.loads(json.dumps(flat.to_dict(), allow_nan=False))["params"]["alpha"]
+    assert alpha["stderr"] is None and alpha["why"] == "at its bound 0: the data do not determine it"
+    assert np.isfinite(flat.stderr("scale"))  # what the data do determine keeps its error
+
+
+def test_nothing_determined_is_an_error_not_a_result():
+    # a loop that never switches: no coercive field, saturation or width to find
+    h = [-5.0, -2.0, 0.0, 2.0, 5.0, 5.0, 2.0, 0.0, -2.0, -5.0]
+    with pytest.raises(ValueError, match="field: the data determine none of coercive_mT, saturation"):
+        fit_field(h, np.ones(10), ["up"] * 5 + ["down"] * 5, np.full(10, 0.1))
