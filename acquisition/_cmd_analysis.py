@@ -266,7 +266,7 @@ def register(subparsers) -> None:
     src.add_argument("--transfer", help="measured h(t): CSV with time_fs, h on the data's step")
     src.add_argument("--detector", default="gap250", choices=sorted(analysis.DETECTORS),
                      help="detector model for h (default gap250)")
-    p.add_argument("--model", choices=["spin-voltage", "sse", "exp-offset", "none"],
+    p.add_argument("--model", choices=analysis.EOS_MODELS,
                    help="default: the sample's model, else spin-voltage")
     p.add_argument("--fix", action="append", metavar="NAME=VALUE", help="fix a fit parameter (repeatable)")
     p.add_argument("--component", choices=analysis.COMPONENTS,

@@ -15,6 +15,7 @@ from ._deconvolution import (
     resolution_kernel,
     sampled_operator,
 )
+from ._diffusion import D_BI_NM2_PER_FS, diffusion_modes, layer_response, spin_diffusion
 from ._fits import MODELS, FitResult, fit_waveform
 from ._grid import Sampling, sampling
 from ._lockin import (
@@ -36,7 +37,7 @@ from ._models import (
     three_temperature,
 )
 from ._noise import NoiseModel, band_limited, estimate_noise
-from ._pipeline import AnalysisResult, analyze, baseline_needed_fs, response_for, signal_band_thz
+from ._pipeline import EOS_MODELS, AnalysisResult, analyze, baseline_needed_fs, response_for, signal_band_thz
 from ._series import (
     SeriesFit,
     StaticKerr,
@@ -72,6 +73,11 @@ from ._transfer import (
 )
 
 __all__ = [
+    "D_BI_NM2_PER_FS",
+    "EOS_MODELS",
+    "diffusion_modes",
+    "layer_response",
+    "spin_diffusion",
     "COMPONENTS",
     "CONDITIONS",
     "DETECTORS",

@@ -25,6 +25,7 @@ import numpy as np
 from scipy.special import chdtrc
 
 from ._deconvolution import Response
+from ._diffusion import spin_diffusion
 from ._grid import Sampling
 from ._models import exponential_offset, spin_seebeck, spin_voltage, three_temperature
 
@@ -55,6 +56,18 @@ def _spin_seebeck(t, p):
 
 def _exp_offset(t, p):
     return exponential_offset(t, p["tau_fs"], p["offset"], fwhm=p["resolution_fwhm_fs"])
+
+
+def _spin_diffusion(t, p):
+    tau_es, tau_ep = p["tau_es_fs"], p["tau_ep_fs"]
+    if abs(tau_es - tau_ep) < 1e-6 * tau_ep:
+        tau_es = tau_ep * (1 + 1e-6)
+    return spin_diffusion(t, p["tau_s_fs"], p["thickness_nm"], fwhm=p["resolution_fwhm_fs"],
+                          source=(tau_es, tau_ep, p["R"]))
+
+
+def _photo_spin(t, p):
+    return spin_diffusion(t, p["tau_s_fs"], p["thickness_nm"], fwhm=p["resolution_fwhm_fs"])
 
 
 def _three_temperature(t, p):
@@ -102,6 +115,21 @@ MODELS: dict[str, WaveformModel] = {
         "offset": ParamSpec(0.0, True, -10.0, 10.0),
         "amplitude": ParamSpec(1.0),
         **_COMMON}),
+    # a spin current diffusing through a layer (Bi, §4c): injected by the demagnetization's spin voltage, or
+    # generated as briefly as the pump (photo-spin conversion, the helicity-odd part)
+    "spin-diffusion": WaveformModel("spin-diffusion", _spin_diffusion, {
+        "tau_s_fs": ParamSpec(100.0, True, 0.5, 1e5),
+        "thickness_nm": ParamSpec(20.0, False, 0.1, 1e4),
+        "tau_es_fs": ParamSpec(104.0, False, 5.0, 3000.0),
+        "tau_ep_fs": ParamSpec(400.0, False, 20.0, 10000.0),
+        "R": ParamSpec(0.1, False, 1e-3, 1.0),
+        "amplitude": ParamSpec(1.0),
+        **_COMMON}),
+    "photo-spin": WaveformModel("photo-spin", _photo_spin, {
+        "tau_s_fs": ParamSpec(1000.0, True, 0.5, 1e5),
+        "thickness_nm": ParamSpec(20.0, False, 0.1, 1e4),
+        "amplitude": ParamSpec(1.0),
+        **_COMMON}),
     "three-temperature": WaveformModel("three-temperature", _three_temperature, {
         "A1": ParamSpec(0.04), "A2": ParamSpec(0.12), "A3": ParamSpec(0.0),
         "tau_m_fs": ParamSpec(100.0, True, 5.0, 5000.0),
@@ -112,7 +140,8 @@ MODELS: dict[str, WaveformModel] = {
 
 
 def get_model(name: str) -> WaveformModel:
-    """A waveform model by name (``spin-voltage``, ``sse``, ``exp-offset``, ``three-temperature``)."""
+    """A waveform model by name (``spin-voltage``, ``sse``, ``spin-diffusion``, ``photo-spin``, ``exp-offset``,
+    ``three-temperature``)."""
     try:
         return MODELS[name]
     except KeyError:

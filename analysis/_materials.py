@@ -44,6 +44,10 @@ class Material:
         Normal metals: sign of θ_SH (reverses the emitted field).
     gamma_ep_factor : float
         Normal metals: Γ_ep of F|N over Γ_ep of F alone.
+    tau_s_fs : (float, float) or None
+        Normal metals where the spin current diffuses (§4c): spin relaxation felt by
+        the current the ferromagnet's demagnetization injects, and by the photo-spin
+        current (about two orders of magnitude apart).
     """
 
     name: str
@@ -53,6 +57,7 @@ class Material:
     R: float | None = None
     spin_hall_sign: int = 0
     gamma_ep_factor: float = 1.0
+    tau_s_fs: tuple[float, float] | None = None
 
 
 MATERIALS: dict[str, Material] = {m.name: m for m in (
@@ -63,7 +68,8 @@ MATERIALS: dict[str, Material] = {m.name: m for m in (
     Material("YIG", "insulating-ferromagnet"),
     Material("Pt", "normal-metal", spin_hall_sign=+1, gamma_ep_factor=1.2),
     Material("W", "normal-metal", spin_hall_sign=-1, gamma_ep_factor=1.2),
-    Material("Bi", "normal-metal", spin_hall_sign=+1, gamma_ep_factor=1.0),
+    # τ_s chosen two hundredfold apart: the photo-spin waveform's bandwidth is then about half (§4c)
+    Material("Bi", "normal-metal", spin_hall_sign=+1, gamma_ep_factor=1.0, tau_s_fs=(10.0, 2000.0)),
 )}
 
 # spin Seebeck stacks: the electron-temperature shape the simulator generates (τ_e-ph 310 ± 70 fs published)
@@ -92,6 +98,9 @@ class StackPhysics:
         Values the simulator generates for parameters that are fitted.
     sign : int
         Sign of the emitted field relative to CoFeB|Pt (θ_SH, layer order).
+    photo : dict
+        A layer where spin diffuses (Bi): the ``photo-spin`` model of the helicity-odd
+        part, its fixed values and its truth, ``{"fixed": …, "truth": …}``; else empty.
     """
 
     stack: str
@@ -101,6 +110,7 @@ class StackPhysics:
     fixed: dict = field(default_factory=dict)
     truth: dict = field(default_factory=dict)
     sign: int = 1
+    photo: dict = field(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -163,5 +173,13 @@ def stack_physics(stack: str) -> StackPhysics:
                             truth, 1)
     n = normal[0]
     order = 1 if mats.index(f) < mats.index(n) else -1  # N|F reverses the current's direction
-    return StackPhysics(stack, layers, "spin-voltage", "minus_angle",
-                        {"tau_ep_fs": f.tau_ep_fs / n.gamma_ep_factor, "R": f.R}, truth, n.spin_hall_sign * order)
+    fixed = {"tau_ep_fs": f.tau_ep_fs / n.gamma_ep_factor, "R": f.R}
+    if n.tau_s_fs is None:
+        return StackPhysics(stack, layers, "spin-voltage", "minus_angle", fixed, truth, n.spin_hall_sign * order)
+    # the current diffuses through N (Bi): the ferromagnet's spin voltage is known, N's relaxation is fitted
+    thickness = layers[mats.index(n)][1]
+    demag, photo = n.tau_s_fs
+    return StackPhysics(stack, layers, "spin-diffusion", "minus_angle",
+                        {**fixed, "tau_es_fs": f.tau_es_fs, "thickness_nm": thickness},
+                        {"tau_s_fs": demag}, n.spin_hall_sign * order,
+                        {"fixed": {"thickness_nm": thickness}, "truth": {"tau_s_fs": photo}})

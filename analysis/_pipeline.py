@@ -38,7 +38,7 @@ from ._symmetry import Component, average_conditions, components
 # which component carries the spin current without a sample to say, in order of preference (physics.md §3)
 PREFERENCE = ("minus_angle", "odd_M", "odd_helicity", "mean")
 MIN_DELAYS = 16
-EOS_MODELS = ("spin-voltage", "sse", "exp-offset", "none")
+EOS_MODELS = ("spin-voltage", "sse", "spin-diffusion", "photo-spin", "exp-offset", "none")
 SCALE_PARAMS = ("amplitude",)  # parameters a sweep's amplitude drift scales
 BAND_REL = 1e-3  # the signal's band ends where h times the pump spectrum falls below this
 SLOW_RECOVERY_MIN = 0.8
@@ -305,8 +305,11 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
     samp = sampling(t)
     op = response_for(samp.n, samp.dt_fs, detector=detector, transfer=transfer, probe_fwhm_fs=probe_fwhm_fs)
     fix_all, sources = {}, {}
-    if physics is not None and model == physics.model:
-        held = {k: v for k, v in physics.fixed.items() if k not in free}
+    fixed_by_sample = (physics.fixed if physics is not None and model == physics.model else
+                       physics.photo["fixed"] if physics is not None and physics.photo and model == "photo-spin"
+                       else None)
+    if fixed_by_sample is not None:
+        held = {k: v for k, v in fixed_by_sample.items() if k not in free}
         fix_all.update(held)
         sources.update(dict.fromkeys(held, physics.source))
     for k, v in (fix or {}).items():

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from femtospin.analysis import SSE_SHAPE, stack_physics
+from femtospin.analysis import D_BI_NM2_PER_FS, SSE_SHAPE, stack_physics
 
 REFERENCE_FLUENCE_MJCM2 = 0.1
 ROOM_K = 300.0
@@ -57,7 +57,11 @@ class Sample:
     demag_amplitude: float = 0.0  # E_M ∝ dM/dt of F
     asymmetry_amplitude: float = 0.0  # spurious electric dipole of a single F layer
     helicity_amplitude: float = 0.0  # photo-spin current, odd in helicity
-    helicity_broadening: float = 2.0  # helicity waveform: time constants × this (half bandwidth)
+    # a layer the spin current diffuses through (Bi, §4c): thickness (nm, 0 for none) and its spin relaxation
+    # for the demagnetization-driven and the photo-spin current
+    diffusion_nm: float = 0.0
+    tau_s_fs: float = 0.0
+    tau_s_photo_fs: float = 0.0
     linear_qwp: tuple[float, float] = (0.0, 0.0)  # (L1, L2) pump-polarization terms (V)
     nernst_per_mT: float = 0.0  # ordinary Nernst part per mT of applied field
     background: float = 0.0  # M-independent, turning-even part (substrate rectification)
@@ -89,6 +93,10 @@ def _physics(name: str) -> dict:
     p = stack_physics(name)
     if p.model == "sse":
         return {"tau_seebeck_ep_fs": p.truth["tau_ep_fs"]}
+    if p.model == "spin-diffusion":
+        return {"tau_es_fs": p.fixed["tau_es_fs"], "tau_ep_fs": p.fixed["tau_ep_fs"], "R": p.fixed["R"],
+                "diffusion_nm": p.fixed["thickness_nm"], "tau_s_fs": p.truth["tau_s_fs"],
+                "tau_s_photo_fs": p.photo["truth"]["tau_s_fs"]}
     return {"tau_es_fs": p.truth["tau_es_fs"], "tau_ep_fs": p.fixed["tau_ep_fs"], "R": p.fixed["R"]}
 
 
@@ -135,25 +143,23 @@ LIBRARY: dict[str, Sample] = {
 }
 
 _BI_CO = re.compile(r"^Bi\((?P<x>[0-9.]+)\)\|Co\(5\)$")
-D_BI_NM2_PER_FS = 1.2  # 1.2e-3 m²/s (Wiedemann–Franz), in nm²/fs
-TAU_S_DEMAG_FS = 10.0  # spin relaxation felt by the demagnetization-driven current (chosen)
-TAU_S_PHOTO_FS = 1000.0  # about two orders of magnitude longer for the photo-spin current (chosen)
 
 
 def bi_co(x_nm: float) -> Sample:
     """Bi(x)|Co(5): demagnetization-driven spin current (odd in M) plus photo-spin current (odd in helicity).
 
-    Each part grows with Bi thickness over its spin diffusion length √(D·τ_s).
+    Both diffuse through the Bi (§4c); each part grows with Bi thickness as the layer's
+    steady-state gain tanh(x / 2λ), λ = √(D·τ_s) its spin diffusion length.
     """
     if not 0 < x_nm <= 1000:
         raise ValueError(f"Bi thickness x must be in (0, 1000] nm, got {x_nm}")
-    lam_demag = np.sqrt(D_BI_NM2_PER_FS * TAU_S_DEMAG_FS)
-    lam_photo = np.sqrt(D_BI_NM2_PER_FS * TAU_S_PHOTO_FS)
     name = f"Bi({x_nm:g})|Co(5)"
+    physics = _physics(name)
+    lam_demag, lam_photo = (np.sqrt(D_BI_NM2_PER_FS * physics[k]) for k in ("tau_s_fs", "tau_s_photo_fs"))
     return Sample(
-        name, f"Bi({x_nm:g} nm)|Co(5 nm)", **_physics(name),
-        js_amplitude=8e-4 * float(np.tanh(x_nm / lam_demag)),
-        helicity_amplitude=5e-4 * float(np.tanh(x_nm / lam_photo)),
+        name, f"Bi({x_nm:g} nm)|Co(5 nm)", **physics,
+        js_amplitude=8e-4 * float(np.tanh(x_nm / (2 * lam_demag))),
+        helicity_amplitude=5e-4 * float(np.tanh(x_nm / (2 * lam_photo))),
         linear_qwp=(4e-5, 2e-5), demag_amplitude=2e-5, background=2e-5,
         coercive_mT=5.0, curie_K=1300.0,
     )

@@ -119,16 +119,20 @@ def _eos_parts(sample: Sample, pump_fwhm: float, detection: Detection) -> dict[s
     """Unit-amplitude signal shapes on GRID_FS, after the pump Gaussian and the detector."""
     t = GRID_FS
     dt = t[1] - t[0]
+    spin_voltage = (sample.tau_es_fs, sample.tau_ep_fs, sample.R)
+    helicity = None
     if sample.model == "spin_seebeck":
         current = analysis.spin_seebeck(t, tau_ep=sample.tau_seebeck_ep_fs, fwhm=pump_fwhm)
+    elif sample.diffusion_nm > 0:  # through Bi: the demagnetization's current and the photo-spin current (§4c)
+        current = analysis.spin_diffusion(t, sample.tau_s_fs, sample.diffusion_nm, fwhm=pump_fwhm, source=spin_voltage)
+        helicity = analysis.spin_diffusion(t, sample.tau_s_photo_fs, sample.diffusion_nm, fwhm=pump_fwhm)
     else:
-        current = analysis.spin_voltage(t, sample.tau_es_fs, sample.tau_ep_fs, sample.R, fwhm=pump_fwhm)
-    b = sample.helicity_broadening
+        current = analysis.spin_voltage(t, *spin_voltage, fwhm=pump_fwhm)
     fields = {
         "js": current,
         # E_M ∝ dM/dt has the spin-voltage shape (§4a) for every metal F
         "demag": analysis.spin_voltage(t, sample.tau_es_fs, sample.tau_ep_fs, sample.R, fwhm=pump_fwhm),
-        "helicity": analysis.spin_voltage(t, b * sample.tau_es_fs, b * sample.tau_ep_fs, sample.R, fwhm=b * pump_fwhm),
+        "helicity": current if helicity is None else helicity,
         "nernst": analysis.spin_seebeck(t, fwhm=pump_fwhm),
         "background": analysis.gaussian_kernel(t, pump_fwhm) * pump_fwhm,
     }

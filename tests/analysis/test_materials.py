@@ -10,7 +10,7 @@ from femtospin.sim_devices import LIBRARY, get_sample
     ("CoFeB(5)|Pt(3)", "spin-voltage", "minus_angle", 420.0 / 1.2),  # Γ_ep of CoFeB|Pt ≈ 20 % larger
     ("CoFeB(5)", "spin-voltage", "plus_angle", 420.0),
     ("NiFe(9)|Pt(3)", "spin-voltage", "minus_angle", 500.0 / 1.2),
-    ("Bi(20)|Co(5)", "spin-voltage", "minus_angle", 400.0),
+    ("Bi(20)|Co(5)", "spin-diffusion", "minus_angle", 400.0),
     ("YIG(3um)|Pt(5.5)", "sse", "minus_angle", None),
 ])
 def test_each_stack_gets_its_model_component_and_literature_values(stack, model, component, tau_ep):
@@ -18,6 +18,10 @@ def test_each_stack_gets_its_model_component_and_literature_values(stack, model,
     assert (p.model, p.component) == (model, component)
     if tau_ep is None:
         assert p.fixed == {}  # the spin Seebeck τ_e-ph is what is measured
+    elif model == "spin-diffusion":  # Co's spin voltage and the Bi thickness are known; Bi's τ_s is fitted
+        assert p.fixed == {"tau_ep_fs": pytest.approx(tau_ep), "R": 0.1, "tau_es_fs": 104.0, "thickness_nm": 20.0}
+        assert p.photo == {"fixed": {"thickness_nm": 20.0}, "truth": {"tau_s_fs": 2000.0}}
+        assert p.truth == {"tau_s_fs": 10.0}
     else:
         assert p.fixed == {"tau_ep_fs": pytest.approx(tau_ep), "R": 0.1}
     assert stack in p.source
@@ -49,6 +53,10 @@ def test_the_simulator_generates_what_the_fits_hold_fixed(name):
     sample, p = get_sample(name), stack_physics(name)
     if p.model == "sse":
         assert sample.tau_seebeck_ep_fs == p.truth["tau_ep_fs"]
+    elif p.model == "spin-diffusion":
+        assert (sample.tau_es_fs, sample.tau_ep_fs, sample.R, sample.diffusion_nm, sample.tau_s_fs,
+                sample.tau_s_photo_fs) == (p.fixed["tau_es_fs"], p.fixed["tau_ep_fs"], p.fixed["R"],
+                                           p.fixed["thickness_nm"], p.truth["tau_s_fs"], p.photo["truth"]["tau_s_fs"])
     else:
         assert (sample.tau_es_fs, sample.tau_ep_fs, sample.R) == (p.truth["tau_es_fs"], p.fixed["tau_ep_fs"],
                                                                    p.fixed["R"])
