@@ -6,7 +6,7 @@ which instrument plays which role is said by a profile file, not here.
 
 from ._attenuator import WaveplateAttenuator
 from ._base import InstrumentError, InstrumentTimeout
-from ._heater import HeaterController, PumpPowerMeter
+from ._heater import HeaterController, PumpPowerMeter, PumpShutter
 from ._interfaces import (
     Attenuator,
     DelayStage,
@@ -34,6 +34,7 @@ __all__ = [
     "Magnet",
     "PowerMeter",
     "PumpPowerMeter",
+    "PumpShutter",
     "RotationMount",
     "RotationStage",
     "SpotStage",

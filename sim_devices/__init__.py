@@ -7,6 +7,7 @@ from ._devices import (
     SimMagnet,
     SimPowerMeter,
     SimRotationMount,
+    SimShutter,
     SimTemperatureController,
     SimTranslationStage,
     TableSignal,
@@ -24,9 +25,10 @@ from ._playback import (
     apply_configuration,
 )
 from ._samples import LIBRARY, REFERENCE_FLUENCE_MJCM2, Layer, Sample, bi_co, get_sample
-from ._table import FS_PER_MM_VACUUM, GRID_FS, N_AIR, Detection, Hysteresis, Noise, Pump, SimTable
+from ._table import CHOP_FACTOR, FS_PER_MM_VACUUM, GRID_FS, N_AIR, Detection, Hysteresis, Noise, Pump, SimTable
 
 __all__ = [
+    "CHOP_FACTOR",
     "FS_PER_MM_VACUUM",
     "GRID_FS",
     "LIBRARY",
@@ -53,6 +55,7 @@ __all__ = [
     "SimMagnet",
     "SimPowerMeter",
     "SimRotationMount",
+    "SimShutter",
     "SimTable",
     "SimTemperatureController",
     "SimTranslationStage",
