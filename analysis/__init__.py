@@ -35,6 +35,19 @@ from ._models import (
     spin_voltage_weights,
     three_temperature,
 )
+from ._moke import (
+    KERR,
+    MOKE_MODELS,
+    MokeResult,
+    MokeWaveform,
+    StaticSignal,
+    analyze_moke,
+    moke_waveforms,
+    peak_summary,
+    spin_accumulation_curves,
+    static_kerr_from_readings,
+    typed_static,
+)
 from ._noise import NoiseModel, band_limited, estimate_noise
 from ._pipeline import AnalysisResult, analyze, baseline_needed_fs, response_for, signal_band_thz
 from ._series import (
@@ -71,6 +84,17 @@ from ._transfer import (
 )
 
 __all__ = [
+    "KERR",
+    "MOKE_MODELS",
+    "MokeResult",
+    "MokeWaveform",
+    "StaticSignal",
+    "analyze_moke",
+    "moke_waveforms",
+    "peak_summary",
+    "spin_accumulation_curves",
+    "static_kerr_from_readings",
+    "typed_static",
     "COMPONENTS",
     "CONDITIONS",
     "DETECTORS",
