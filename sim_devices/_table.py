@@ -459,8 +459,9 @@ class SimTable:
         """
         with self.lock:
             now = self.clock.now()
-            angle_mrad = self.static_kerr_mrad() + 2e3 * np.radians(self.analyser_deg)
-            value = self.dc_V_per_mrad() * angle_mrad * self.laser_level(now) * (1.0 + self.drift(now))
+            # the Wollaston splits along ±45°: difference ∝ sin 2(θ + 2δ), linear in mrad near balance
+            angle = 1e-3 * self.static_kerr_mrad() + 2 * np.radians(self.analyser_deg)
+            value = self.dc_V_per_mrad() * 500.0 * np.sin(2 * angle) * self.laser_level(now) * (1.0 + self.drift(now))
             nz = self.noise
             sigma = np.hypot(DC_NOISE_FACTOR * nz.additive_V, nz.amplitude * value)
             return float(value + sigma * self.rng.standard_normal())
