@@ -174,8 +174,10 @@ def permissions(plan_names) -> dict:
 
 def _check_profile(profile: str) -> None:
     # loading it here would open a real table's instruments twice; the worker loads it
-    if profile not in ("sim", "sim:fast") and not Path(profile).is_file():
-        raise ServeError(f"--profile: {profile!r} is neither sim, sim:fast nor a profile file")
+    from ._profiles import SIM_PROFILES
+
+    if profile not in SIM_PROFILES and not Path(profile).is_file():
+        raise ServeError(f"--profile: {profile!r} is neither sim, sim:fast (sim-moke, sim-moke:fast) nor a profile file")
 
 
 def _check_port(host: str, port: int, option: str) -> None:

@@ -178,7 +178,7 @@ def test_queue_plans_refuse_reserved_metadata_and_devices_before_anything_moves(
 
 
 @pytest.mark.parametrize("argv, code, message", [
-    (["--profile", "nope.yaml"], 2, "--profile: 'nope.yaml' is neither sim, sim:fast nor a profile file"),
+    (["--profile", "nope.yaml"], 2, "--profile: 'nope.yaml' is neither sim, sim:fast (sim-moke, sim-moke:fast) nor a profile file"),
     (["--redis-addr", "127.0.0.1:1"], 1, "--redis-addr: no Redis answers at 127.0.0.1:1"),
 ])
 def test_serve_refuses_what_it_cannot_serve(argv, code, message, capsys):
