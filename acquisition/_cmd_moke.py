@@ -116,11 +116,11 @@ def summary(result: analysis.MokeResult) -> list[str]:
     lines = [f"TR-MOKE: {', '.join(w.name + f' ({w.n_sweeps} sweeps, noise from {w.noise_method})' for w in result.waveforms)}"]
     if result.fit is not None:
         f = result.fit
-        lines.append(f"fit {f.model} of {result.component}: redchi {f.redchi:.3f} (chi2 {f.chi2:.1f} / {f.dof} dof, "
+        lines.append(f"fit {f.model} of {result.fitted}: redchi {f.redchi:.3f} (chi2 {f.chi2:.1f} / {f.dof} dof, "
                      f"p = {f.p_value:.3g})")
         for name, p in f.params.items():
             origin = "" if p["vary"] else f"  fixed: {p.get('source', '')}"
             lines.append(f"  {name:20s} {p['value']:.6g} ± {p['stderr']:.2g}{origin}")
-    lines += [line for line in summary_lines([GroupResult({}, 0, result)]) if not line.startswith(result.component)]
+    lines += [line for line in summary_lines([GroupResult({}, 0, result)]) if not line.startswith(str(result.fitted))]
     lines.extend(f"warning: {w}" for w in result.warnings)
     return lines

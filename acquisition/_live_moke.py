@@ -156,7 +156,7 @@ def summary_lines(results: list) -> list[str]:
             lines.append(f"static Kerr {pre}{q} {s.value_V:.5g} ± {s.stderr_V:.2g} V, {s.source}{where}")
         if getattr(res, "fit", None) is not None:
             f = res.fit
-            lines.append(f"{pre}{res.component}: redchi {f.redchi:.3g} (chi2 {f.chi2:.1f} / {f.dof} dof, "
+            lines.append(f"{pre}{res.fitted}: redchi {f.redchi:.3g} (chi2 {f.chi2:.1f} / {f.dof} dof, "
                          f"p = {f.p_value:.2g})")
         for layer, curve in (getattr(res, "spin_accumulation", None) or {}).items():
             if layer in ("P", "AP"):
@@ -193,7 +193,7 @@ def write_moke_report(state, directory):
     axes["raw"].legend(fontsize=6)
     if res.fit is not None and res.fit_data is not None:
         t, y, e = res.fit_data
-        axes["fit"].errorbar(t, y, yerr=e, fmt=".", ms=2, lw=0.5, label=res.component)
+        axes["fit"].errorbar(t, y, yerr=e, fmt=".", ms=2, lw=0.5, label=res.fitted)
         axes["fit"].plot(t, res.fit.best_fit, "k-", lw=1, label=f"{res.fit.model} fit")
         axes["fit"].set_title(f"{res.fit.model}: τ_M = {res.fit.value('tau_m_fs'):.4g} ± "
                               f"{res.fit.stderr('tau_m_fs'):.2g} fs, redchi {res.fit.redchi:.2f}, "
@@ -220,7 +220,7 @@ def write_moke_report(state, directory):
     for r in done:
         head = label(r.group)
         if r.result.fit is not None:
-            text += [f"{head + ': ' if head else ''}{r.result.component}, {r.result.fit.model}"]
+            text += [f"{head + ': ' if head else ''}{r.result.fitted}, {r.result.fit.model}"]
             text += [f"  {n:14s} {p['value']:.4g} ± {p['stderr']:.2g}" for n, p in r.result.fit.params.items()
                      if p["vary"]]
     text += ["", *summary_lines(state.results), "", *[f"warning: {w}" for r in done for w in r.result.warnings]]

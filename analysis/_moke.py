@@ -364,7 +364,7 @@ class MokeResult:
     """Everything :func:`analyze_moke` found; :meth:`to_dict` is the ``femtospin analyze --mode moke`` JSON."""
 
     waveforms: list[MokeWaveform]
-    fitted: str | None
+    fitted: str | None  # what the model describes, e.g. "−ΔM/M = −ellipticity/P"
     fit: FitResult | None
     t0_fs: float
     resolution_fs: float
@@ -376,7 +376,11 @@ class MokeResult:
     fit_data: tuple | None = None  # (delay_fs, value, sigma) of the fitted waveform, as fitted
 
     mode = "moke"
-    component = property(lambda self: self.fitted or "none")
+    target: str | None = None  # the fitted waveform's key in ``components``
+
+    @property
+    def component(self) -> str:
+        return self.target or "none"
 
     def to_dict(self) -> dict:
         fit = ({"model": "none", "redchi": None, "chi2": None, "dof": None, "p_value": None, "params": {}}
@@ -386,6 +390,7 @@ class MokeResult:
             "resolution_fs": self.resolution_fs,
             "t0_fs": self.t0_fs,
             "component": self.component,
+            "fitted": self.fitted,
             "fit": fit,
             "static_kerr": {q: s.to_dict() for q, s in self.static.items()},
             "noise": {w.name: {"method": w.noise_method, "n_sweeps": w.n_sweeps, "dof": w.noise_dof}
@@ -560,6 +565,7 @@ def analyze_moke(delay_fs, signal, *, kerr=None, state=None, magnetization=None,
         if at:
             warnings.append(f"parameter(s) {', '.join(at)} at the edge of their allowed range")
     result = MokeResult(waves, fitted, fit, float(t0), fwhm, static, {}, warnings, excluded, ref_info, fit_data)
+    result.target = None if fit is None else target.name
     result.spin_accumulation = spin_accumulation_curves(waves, static)
     return result
 

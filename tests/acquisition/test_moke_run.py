@@ -42,7 +42,7 @@ def stored(tmp_path_factory):
 
 def test_the_run_prints_tau_m_and_the_spin_accumulation_of_both_layers(stored):
     data, uid, out = stored
-    assert "tau_m_fs=" in out and "−ΔM/M = −ellipticity/P" in out
+    assert "tau_m_fs=" in out and "fit: ellipticity/P" in out and "−ΔM/M = −ellipticity/P: redchi" in out
     assert "static Kerr rotation" in out and "measured" in out
     assert "spin accumulation free: Δμ_s peak" in out and "spin accumulation ref: Δμ_s peak" in out
     (fit,) = load_run(uid, data).fits()

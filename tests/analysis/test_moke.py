@@ -104,7 +104,7 @@ def test_transient_reflectance_of_pt_is_the_m_even_part():
     res = analysis.analyze_moke(rows["delay_fs"], rows["signal"], kerr=rows["kerr"],
                                 magnetization=rows["magnetization"], repeat=rows["repeat"], reference=rows["power"],
                                 reference_level=0.5, static=static, model="exp-offset", resolution_fwhm_fs=40.0)
-    assert res.component == "rotation/even_M"
+    assert res.component == "rotation/even_M" and res.to_dict()["components"][res.component]["part"] == "even_M"
     tau = res.fit.params["tau_fs"]
     assert tau["value"] == pytest.approx(table.sample.reflectance_tau_fs, abs=3 * tau["stderr"])
     assert res.fit.p_value > 1e-3
