@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from femtospin import analysis
 
 from ._cmd_analysis import InputError, _check_output, parse_fix, read_csv, write_json_atomic
@@ -24,7 +22,7 @@ TEXT_COLUMNS = ("kerr", "state")
 
 
 def parse_static(items: list[str] | None) -> dict:
-    """``["rotation=0.05±0.001", "ellipticity=0.03"]`` → ``{"rotation": (0.05, 0.001), "ellipticity": (0.03, 0.0)}``."""
+    """``["rotation=0.05±0.001", "ellipticity=0.03"]`` → ``{"rotation": (0.05, 0.001), "ellipticity": (0.03, 0)}``."""
     out = {}
     for item in items or []:
         name, sep, rest = item.partition("=")
@@ -113,7 +111,8 @@ def summary(result: analysis.MokeResult) -> list[str]:
     from ._live import GroupResult
     from ._live_moke import summary_lines
 
-    lines = [f"TR-MOKE: {', '.join(w.name + f' ({w.n_sweeps} sweeps, noise from {w.noise_method})' for w in result.waveforms)}"]
+    waves = (f"{w.name} ({w.n_sweeps} sweeps, noise from {w.noise_method})" for w in result.waveforms)
+    lines = [f"TR-MOKE: {', '.join(waves)}"]
     if result.fit is not None:
         f = result.fit
         lines.append(f"fit {f.model} of {result.fitted}: redchi {f.redchi:.3f} (chi2 {f.chi2:.1f} / {f.dof} dof, "

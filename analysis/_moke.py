@@ -22,6 +22,7 @@ their difference.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 
 import numpy as np
 from scipy.optimize import nnls
@@ -382,6 +383,15 @@ class MokeResult:
     def component(self) -> str:
         return self.target or "none"
 
+    @property
+    def components(self) -> dict:
+        """Waveforms by name, the fitted one as fitted (−Δε̄ for −ΔM/M), as the live figure draws them."""
+        out = {w.name: w for w in self.waveforms}
+        if self.fit_data is not None and self.target is not None:
+            t, y, e = self.fit_data
+            out[self.target] = SimpleNamespace(delay_fs=t, value=y, stderr=e)
+        return out
+
     def to_dict(self) -> dict:
         fit = ({"model": "none", "redchi": None, "chi2": None, "dof": None, "p_value": None, "params": {}}
                if self.fit is None else {**self.fit.to_dict(), "correlations": self.fit.correlations})
@@ -567,6 +577,10 @@ def analyze_moke(delay_fs, signal, *, kerr=None, state=None, magnetization=None,
     result = MokeResult(waves, fitted, fit, float(t0), fwhm, static, {}, warnings, excluded, ref_info, fit_data)
     result.target = None if fit is None else target.name
     result.spin_accumulation = spin_accumulation_curves(waves, static)
+    kinds = {w.kerr for w in waves}
+    if any(w.state for w in waves) and kinds != set(KERR):
+        warnings.append(f"only the {', '.join(sorted(kinds))} was measured: the spin accumulation "
+                        f"Δμ_s = Δθ̄ − Δε̄ needs the rotation and the ellipticity")
     return result
 
 
@@ -577,8 +591,9 @@ def _onset(t: np.ndarray, y: np.ndarray) -> float:
 
 
 def _swap_times(fit: FitResult, t, y, sigma, fixed: dict, sources: dict) -> FitResult:
-    """The same curve with τ_M < τ_E. The bracket is A1/√(…) − c_M·e^(−t/τ_M) − (A1 − c_M)·e^(−t/τ_E), so
-    exchanging the two times (and c_M ↔ A1 − c_M through A2) leaves it unchanged; τ_M is the faster one
+    """The same curve with τ_M < τ_E.
+
+    The bracket is A1/√(…) − c_M·e^(−t/τ_M) − (A1 − c_M)·e^(−t/τ_E), so exchanging the two times (and c_M ↔ A1 − c_M through A2) leaves it unchanged; τ_M is the faster one
     (the demagnetization, Dalla Longa's convention). Refitted from the exchanged values so the errors are its own."""
     p = {k: v["value"] for k, v in fit.params.items()}
     a1, a2, tm, te = p["A1"], p["A2"], p["tau_m_fs"], p["tau_e_fs"]
@@ -600,7 +615,8 @@ def _swap_times(fit: FitResult, t, y, sigma, fixed: dict, sources: dict) -> FitR
 def _at_bound(spec: ParamSpec, value: float) -> bool:
     span = spec.max - spec.min
     tol = 1e-3 * span if np.isfinite(span) else 0.0
-    return bool((np.isfinite(spec.min) and value - spec.min <= tol) or (np.isfinite(spec.max) and spec.max - value <= tol))
+    low = np.isfinite(spec.min) and value - spec.min <= tol
+    return bool(low or (np.isfinite(spec.max) and spec.max - value <= tol))
 
 
 def spin_accumulation_curves(waves: list[MokeWaveform], static: dict[str, StaticSignal]) -> dict:

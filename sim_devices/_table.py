@@ -419,7 +419,7 @@ class SimTable:
         return scale * signal
 
     def _moke(self, sample: Sample, at) -> np.ndarray:
-        """Pump-induced Kerr rotation/ellipticity mix selected by the probe QWP (0° rotation, 45° ellipticity), §4d–e.
+        """Pump-induced Kerr rotation/ellipticity mix of the probe QWP (0° rotation, 45° ellipticity), §4d–e.
 
         Normalized to the static Kerr signal at saturation (``kerr_*_V``), the ellipticity is −ΔM/M of the
         stack (the layers' mean, weighted by their magnetization) and the rotation adds the spin
@@ -438,7 +438,7 @@ class SimTable:
         return w * rotation + (1 - w) * ellipticity + sample.reflectance_V * at(parts["reflectance"])
 
     def static_kerr_mrad(self) -> float:
-        """Static Kerr angle the probe sees now (mrad): rotation/ellipticity mix of the probe QWP, mean of the layers."""
+        """Static Kerr angle the probe sees now (mrad): the probe QWP's rotation/ellipticity mix, layers' mean."""
         sample = self.sample_at_spot()
         if sample is None or self.detection.mode != "moke":
             return 0.0

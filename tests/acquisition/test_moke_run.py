@@ -81,7 +81,8 @@ def test_analyze_mode_moke_reproduces_the_stored_fit_from_the_export(stored, tmp
         assert offline["fit"]["params"][name]["value"] == pytest.approx(p["value"], rel=1e-9, abs=1e-12), name
         assert offline["fit"]["params"][name]["stderr"] == pytest.approx(p["stderr"], rel=1e-9, abs=1e-12), name
     for layer in ("free", "ref"):
-        assert np.allclose(offline["spin_accumulation"][layer]["value"], stored_fit["spin_accumulation"][layer]["value"])
+        assert np.allclose(offline["spin_accumulation"][layer]["value"],
+                           stored_fit["spin_accumulation"][layer]["value"])
         assert np.allclose(offline["spin_accumulation"][layer]["stderr"],
                            stored_fit["spin_accumulation"][layer]["stderr"])
 
@@ -122,3 +123,26 @@ def test_a_table_without_a_kerr_signal_is_an_error_not_a_fit(tmp_path):
     assert session.live.wait(60)
     (r,) = session.live.state.results
     assert r.result is None and "static Kerr signal" in r.error and "not distinguishable from zero" in r.error
+
+
+def test_the_live_figure_draws_the_fitted_demagnetization(tmp_path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from femtospin.acquisition._live import LiveFigure
+
+    t = sim_profile(fast=True, seed=6, detection=Detection(mode="moke"))
+    session = Session(t, tmp_path, live=True)
+    figure = Figure()
+    FigureCanvasAgg(figure)
+    live_figure = LiveFigure(session.live, figure)
+    session.RE.subscribe(live_figure)
+    delays = np.arange(-300.0, 1500.0, 30.0)
+    session.run(moke_scan(t.lockin, t.stage, delays, probe_qwp=t.probe_qwp, magnet=t.magnet,
+                          kerr=("rotation", "ellipticity"), states=("P",), repeats=2, shutter=t.shutter,
+                          analyser=t.analyser, power_meter=t.power_meter, setup=t.setup, static_reads=3))
+    assert session.live.wait(60)
+    live_figure.refresh()
+    assert len(live_figure.raw.lines) == 2  # rotation and ellipticity in P
+    fitted = live_figure.fit.lines[0].get_ydata()
+    assert fitted.size == delays.size and fitted.max() > 0.05  # −ΔM/M, positive, normalized

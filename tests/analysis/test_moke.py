@@ -141,3 +141,12 @@ def test_bad_conditions_are_named(kwargs, message):
     cols = {k: v * 32 if isinstance(v, list) else v for k, v in kwargs.items()}
     with pytest.raises(ValueError, match=message):
         analysis.analyze_moke(d, np.zeros(32), **cols)
+
+
+def test_states_without_the_ellipticity_say_why_there_is_no_spin_accumulation(runs):
+    _, rows, static, _ = runs[2]
+    rot = rows["kerr"] == "rotation"
+    res = _analyze({k: v[rot] for k, v in rows.items()}, static)
+    assert res.spin_accumulation == {} and res.component == "rotation/P"
+    assert any("needs the rotation and the ellipticity" in w for w in res.warnings)
+    assert any("also holds the spin accumulation" in w for w in res.warnings)

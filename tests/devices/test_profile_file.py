@@ -185,7 +185,8 @@ def test_an_eos_profile_records_its_crystal_by_default():
 
 
 @pytest.mark.parametrize("edit, entry, problem", [
-    (lambda d: d["roles"].update({"shutter": None}), "roles.shutter", "a TR-MOKE table (detection: {mode: moke}) needs"),
+    (lambda d: d["roles"].update({"shutter": None}), "roles.shutter",
+     "a TR-MOKE table (detection: {mode: moke}) needs"),
     (lambda d: d.update({"detection": {"mode": "faraday"}}), "detection", "must be {mode: eos"),
     (lambda d: d.update({"detection": {"mode": "moke", "chop_factor": -1}}), "detection", "chop_factor (finite, > 0)"),
     (lambda d: d["roles"].update({"shutter": {"class": "SR830", "address": "x"}}), "roles.shutter",
