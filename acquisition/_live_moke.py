@@ -158,6 +158,11 @@ def summary_lines(results: list) -> list[str]:
             f = res.fit
             lines.append(f"{pre}{res.fitted}: redchi {f.redchi:.3g} (chi2 {f.chi2:.1f} / {f.dof} dof, "
                          f"p = {f.p_value:.2g})")
+        refl = getattr(res, "reflectance", None)
+        if refl is not None:
+            p = refl["fit"]["params"]["tau_fs"]
+            lines.append(f"transient reflectance {pre}({refl['component']}): exp-offset τ = {p['value']:.4g} ± "
+                         f"{p['stderr']:.2g} fs, redchi {refl['fit']['redchi']:.3g} (p = {refl['fit']['p_value']:.2g})")
         for layer, curve in (getattr(res, "spin_accumulation", None) or {}).items():
             if layer in ("P", "AP"):
                 continue

@@ -375,6 +375,7 @@ class MokeResult:
     excluded: dict = field(default_factory=dict)
     reference: dict | None = None
     fit_data: tuple | None = None  # (delay_fs, value, sigma) of the fitted waveform, as fitted
+    reflectance: dict | None = None  # exp-offset fit of the M-even part alongside −ΔM/M: {"component", "fit"}
 
     mode = "moke"
     target: str | None = None  # the fitted waveform's key in ``components``
@@ -407,6 +408,7 @@ class MokeResult:
                       for w in self.waveforms},
             "components": {w.name: w.to_dict() for w in self.waveforms},
             "spin_accumulation": self.spin_accumulation,
+            "reflectance": self.reflectance,
             "warnings": self.warnings,
             "excluded": self.excluded,
             "reference": self.reference,
@@ -533,55 +535,80 @@ def analyze_moke(delay_fs, signal, *, kerr=None, state=None, magnetization=None,
                             f"in this run")
     fwhm = float(resolution_fwhm_fs or (fix or {}).get("resolution_fwhm_fs", DEFAULT_FWHM_FS))
     fit, fitted, t0, fit_data = None, None, float("nan"), None
+    fixed = {"resolution_fwhm_fs": fwhm, **{k: float(v) for k, v in (fix or {}).items()}}
+    sources = {"resolution_fwhm_fs": "default: pump–probe resolution", **(fix_sources or {})}
+    target = None
     if model != "none":
         target = _fit_target(waves, model, warnings)
-        y = -target.value if (model == "three-temperature" and target.normalized) else target.value
-        noise = float(np.median(target.stderr))
-        if np.max(np.abs(y)) < SNR_MIN * noise:
-            raise ValueError(f"{target.name}: no signal above the noise (peak {np.max(np.abs(y)):.3g}, noise "
-                             f"{noise:.2g} per point): check the pump and probe overlap, the shutter and the "
-                             f"sample's magnetization")
-        fixed = {"resolution_fwhm_fs": fwhm, **{k: float(v) for k, v in (fix or {}).items()}}
-        sources = {"resolution_fwhm_fs": "default: pump–probe resolution", **(fix_sources or {})}
-        fits = []
-        for m in _models_for(model, y):
-            try:  # a start that wanders off into an invalid corner is dropped; the others remain
-                fits.append(fit_waveform(target.delay_fs, y, m, sigma=target.stderr, fix=fixed, sources=sources,
-                                         guess={"t0_fs": _onset(target.delay_fs, y) - 0.7 * m.params[
-                                             "tau_m_fs" if "tau_m_fs" in m.params else "tau_fs"].value / 2}))
-            except ValueError:
-                continue
-        if not fits:
-            raise ValueError(f"{target.name}: the {model} fit failed from every start")
-        fit = min(fits, key=lambda f: f.chi2 if np.isfinite(f.chi2) else np.inf)
-        if model == "three-temperature" and fit.value("tau_m_fs") > fit.value("tau_e_fs"):
-            fit = _swap_times(fit, target.delay_fs, y, target.stderr, fixed, sources)
-        fit.p_value = float(fdtrc(fit.dof, max(target.noise_dof, 1.0), fit.redchi)) \
-            if target.noise_method == "repeats" else fit.p_value
+        fit, y = fit_moke_waveform(target, model, fixed, sources, static, warnings, strict=True)
         fitted = ("−ΔM/M = −" if y is not target.value else "") + target.name
         t0 = fit.value("t0_fs")
         fit_data = (target.delay_fs, y, target.stderr)
-        st = static.get(target.kerr)
-        if st is not None and target.normalized:  # amplitudes scale with 1/static: its error is theirs
-            rel = st.stderr_V / abs(st.value_V)
-            for name, p in fit.params.items():
-                if p["vary"] and name in ("A1", "A2", "A3", "amplitude"):
-                    p["stderr"] = float(np.hypot(p["stderr"], rel * p["value"]))
-        if fit.p_value < P_VALUE_MIN:
-            warnings.append(f"the {model} model does not describe {target.name}: redchi {fit.redchi:.2f} "
-                            f"(p = {fit.p_value:.1e}); its parameters and errors are not to be trusted")
-        bounds = MODELS[model].params
-        at = [k for k, p in fit.params.items() if p["vary"] and k in bounds and _at_bound(bounds[k], p["value"])]
-        if at:
-            warnings.append(f"parameter(s) {', '.join(at)} at the edge of their allowed range")
+    reflectance = None
+    even = [w for w in waves if w.part == "even_M"]
+    if even and model != "exp-offset":  # ±M measured: the M-even part is the transient reflectance, fitted too
+        held = {k: v for k, v in fixed.items() if k in MODELS["exp-offset"].params}
+        fit_r, _ = fit_moke_waveform(even[0], "exp-offset", held, sources, static, warnings, strict=False)
+        if fit_r is not None:
+            reflectance = {"component": even[0].name, "fit": {**fit_r.to_dict(), "correlations": fit_r.correlations}}
     result = MokeResult(waves, fitted, fit, float(t0), fwhm, static, {}, warnings, excluded, ref_info, fit_data)
     result.target = None if fit is None else target.name
+    result.reflectance = reflectance
     result.spin_accumulation = spin_accumulation_curves(waves, static)
     kinds = {w.kerr for w in waves}
     if any(w.state for w in waves) and kinds != set(KERR):
         warnings.append(f"only the {', '.join(sorted(kinds))} was measured: the spin accumulation "
                         f"Δμ_s = Δθ̄ − Δε̄ needs the rotation and the ellipticity")
     return result
+
+
+def fit_moke_waveform(target: MokeWaveform, model: str, fixed: dict, sources: dict, static: dict, warnings: list,
+                      *, strict: bool) -> tuple[FitResult | None, np.ndarray]:
+    """Fit ``model`` to one waveform (−ΔM/M = −Δε̄ for three-temperature on a normalized waveform).
+
+    A waveform whose extreme is below SNR_MIN × its noise is an error (``strict``) or
+    skipped with a warning. The fit starts from several (τ_M, τ_E) pairs, keeps the best and
+    names τ_M the faster time; the p-value is against the noise's own degrees of freedom;
+    the static signal's relative error is added to the amplitudes'.
+    """
+    y = -target.value if (model == "three-temperature" and target.normalized) else target.value
+    noise = float(np.median(target.stderr))
+    if np.max(np.abs(y)) < SNR_MIN * noise:
+        what = (f"{target.name}: no signal above the noise (peak {np.max(np.abs(y)):.3g}, noise {noise:.2g} per "
+                f"point)")
+        if strict:
+            raise ValueError(f"{what}: check the pump and probe overlap, the shutter and the sample's magnetization")
+        warnings.append(f"{what}: no {model} fit")
+        return None, y
+    fits = []
+    for m in _models_for(model, y):
+        tau = m.params["tau_m_fs" if "tau_m_fs" in m.params else "tau_fs"].value
+        try:  # a start that wanders off into an invalid corner is dropped; the others remain
+            fits.append(fit_waveform(target.delay_fs, y, m, sigma=target.stderr, fix=fixed, sources=sources,
+                                     guess={"t0_fs": _onset(target.delay_fs, y) - 0.35 * tau}))
+        except ValueError:
+            continue
+    if not fits:
+        raise ValueError(f"{target.name}: the {model} fit failed from every start")
+    fit = min(fits, key=lambda f: f.chi2 if np.isfinite(f.chi2) else np.inf)
+    if model == "three-temperature" and fit.value("tau_m_fs") > fit.value("tau_e_fs"):
+        fit = _swap_times(fit, target.delay_fs, y, target.stderr, fixed, sources)
+    if target.noise_method == "repeats":
+        fit.p_value = float(fdtrc(fit.dof, max(target.noise_dof, 1.0), fit.redchi))
+    st = static.get(target.kerr)
+    if st is not None and target.normalized:  # amplitudes scale with 1/static: its error is theirs
+        rel = st.stderr_V / abs(st.value_V)
+        for name, p in fit.params.items():
+            if p["vary"] and name in ("A1", "A2", "A3", "amplitude"):
+                p["stderr"] = float(np.hypot(p["stderr"], rel * p["value"]))
+    if fit.p_value < P_VALUE_MIN:
+        warnings.append(f"the {model} model does not describe {target.name}: redchi {fit.redchi:.2f} "
+                        f"(p = {fit.p_value:.1e}); its parameters and errors are not to be trusted")
+    bounds = MODELS[model].params
+    at = [k for k, p in fit.params.items() if p["vary"] and k in bounds and _at_bound(bounds[k], p["value"])]
+    if at:
+        warnings.append(f"{target.name}: parameter(s) {', '.join(at)} at the edge of their allowed range")
+    return fit, y
 
 
 def _onset(t: np.ndarray, y: np.ndarray) -> float:
@@ -593,8 +620,11 @@ def _onset(t: np.ndarray, y: np.ndarray) -> float:
 def _swap_times(fit: FitResult, t, y, sigma, fixed: dict, sources: dict) -> FitResult:
     """The same curve with τ_M < τ_E.
 
-    The bracket is A1/√(…) − c_M·e^(−t/τ_M) − (A1 − c_M)·e^(−t/τ_E), so exchanging the two times (and c_M ↔ A1 − c_M through A2) leaves it unchanged; τ_M is the faster one
-    (the demagnetization, Dalla Longa's convention). Refitted from the exchanged values so the errors are its own."""
+    The bracket is A1/√(…) − c_M·e^(−t/τ_M) − (A1 − c_M)·e^(−t/τ_E), so exchanging the two
+    times (and c_M ↔ A1 − c_M through A2) leaves it unchanged; τ_M is the faster one (the
+    demagnetization, Dalla Longa's convention). Refitted from the exchanged values so the
+    errors are its own.
+    """
     p = {k: v["value"] for k, v in fit.params.items()}
     a1, a2, tm, te = p["A1"], p["A2"], p["tau_m_fs"], p["tau_e_fs"]
     c_m = (a2 * te - a1 * tm) / (te - tm)

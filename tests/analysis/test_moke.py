@@ -101,13 +101,25 @@ def test_transient_reflectance_of_pt_is_the_m_even_part():
     table = moke_table("CoFeB(5)|Pt(3)", seed=3)
     rows = scan_rows(table, DELAYS, states=(1, -1), kerr=("rotation",), repeats=2)
     static = static_signals(static_rows(table, kerr=("rotation",)))
-    res = analysis.analyze_moke(rows["delay_fs"], rows["signal"], kerr=rows["kerr"],
-                                magnetization=rows["magnetization"], repeat=rows["repeat"], reference=rows["power"],
-                                reference_level=0.5, static=static, model="exp-offset", resolution_fwhm_fs=40.0)
+
+    def run(model):
+        return analysis.analyze_moke(rows["delay_fs"], rows["signal"], kerr=rows["kerr"],
+                                     magnetization=rows["magnetization"], repeat=rows["repeat"],
+                                     reference=rows["power"], reference_level=0.5, static=static, model=model,
+                                     resolution_fwhm_fs=40.0)
+
+    res = run("exp-offset")
     assert res.component == "rotation/even_M" and res.to_dict()["components"][res.component]["part"] == "even_M"
     tau = res.fit.params["tau_fs"]
     assert tau["value"] == pytest.approx(table.sample.reflectance_tau_fs, abs=3 * tau["stderr"])
     assert res.fit.p_value > 1e-3
+    # the default analysis fits −ΔM/M to the odd part and the reflectance alongside, the same numbers
+    both = run("three-temperature")
+    assert both.component == "rotation"  # the odd part
+    tau_m = both.fit.params["tau_m_fs"]
+    assert tau_m["value"] == pytest.approx(table.sample.magnetic_layers[0].tau_m_fs, abs=3 * tau_m["stderr"])
+    assert both.reflectance["component"] == "rotation/even_M"
+    assert both.reflectance["fit"]["params"]["tau_fs"]["value"] == pytest.approx(tau["value"], rel=1e-6)
 
 
 def test_noise_only_is_an_error_not_a_fit():
