@@ -99,6 +99,9 @@ def sim_profile(sample: str | Sample | None = None, *, fast: bool = False, seed:
     if sample is None:
         sample = MOKE_SAMPLE if moke else "CoFeB(5)|Pt(3)"
     s = sample if isinstance(sample, Sample) else get_sample(sample)
+    if s.model == "spin_valve" and not moke:  # it emits no THz: a run would record noise and fit it
+        raise ValueError(f"sample {s.name!r} is a TR-MOKE sample (it emits no THz); use the profile sim-moke or "
+                         f"sim-moke:fast")
     table = SimTable(s, pump=pump, detection=detection,
                      noise=noise if noise is not None else Noise(seed=seed), clock=SimClock(accelerated=fast))
     measured = detection.transfer is not None

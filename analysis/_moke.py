@@ -555,11 +555,40 @@ def analyze_moke(delay_fs, signal, *, kerr=None, state=None, magnetization=None,
     result.target = None if fit is None else target.name
     result.reflectance = reflectance
     result.spin_accumulation = spin_accumulation_curves(waves, static)
+    warnings.extend(state_warnings(waves))
     kinds = {w.kerr for w in waves}
     if any(w.state for w in waves) and kinds != set(KERR):
         warnings.append(f"only the {', '.join(sorted(kinds))} was measured: the spin accumulation "
                         f"Δμ_s = Δθ̄ − Δε̄ needs the rotation and the ellipticity")
     return result
+
+
+SAME_STATE = 0.8  # |projection of AP on P| beyond this: the AP field sequence did not do its job
+
+
+def state_warnings(waves: list[MokeWaveform]) -> list[str]:
+    """Whether AP is really antiparallel: its −ΔM/M (ellipticity, else rotation) projected on P's.
+
+    In AP the layers' magnetizations oppose, so the magnetic signal is far from P's; equal to P
+    means the reverse field switched nothing, equal to −P that it switched both layers.
+    """
+    by = {(w.kerr, w.state): w for w in waves if w.part != "even_M"}
+    for q in ("ellipticity", "rotation"):
+        if (q, "P") in by and (q, "AP") in by:
+            p, ap = by[(q, "P")], by[(q, "AP")]
+            common, ip, ia = np.intersect1d(np.round(p.delay_fs, 1), np.round(ap.delay_fs, 1), return_indices=True)
+            if common.size < MIN_DELAYS:
+                return []
+            x, y = p.value[ip], ap.value[ia]
+            r = float(np.dot(x, y) / np.dot(x, x)) if np.dot(x, x) > 0 else 0.0
+            if r > SAME_STATE:
+                return [f"AP looks like P ({q} in AP = {r:.2f} × P): the reverse field did not switch the soft "
+                        f"layer; give a reverse_mT between the two coercive fields"]
+            if r < -SAME_STATE:
+                return [f"AP looks like P reversed ({q} in AP = {r:.2f} × P): the reverse field switched both "
+                        f"layers; give a smaller reverse_mT, between the two coercive fields"]
+            return []
+    return []
 
 
 def fit_moke_waveform(target: MokeWaveform, model: str, fixed: dict, sources: dict, static: dict, warnings: list,

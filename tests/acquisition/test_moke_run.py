@@ -97,12 +97,14 @@ def test_a_typed_in_static_signal_is_used_and_said(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["run", "moke_scan", "--profile", "sim:fast", "--sample", "Co/Pt spin valve", "--states", "P,AP",
-      "--reverse-mT", "20", "--delays", "-200:1000:50"], "moke_scan: this table detects THz emission"),
+    (["run", "moke_scan", "--profile", "sim:fast", "--states", "P,AP", "--reverse-mT", "20", "--kerr",
+      "rotation,ellipticity", "--delays", "-200:1000:50"], "moke_scan: this table detects THz emission"),
     (["run", "thz_emission", "--profile", "sim-moke:fast", "--delays", "-1000:1000:50", "--magnetization", "1,-1"],
      "thz_emission: this table detects TR-MOKE"),
     (["run", "moke_scan", "--profile", "sim-moke:fast", "--delays", "-200:1000:50", "--static-kerr-V", "rotation"],
      "give QUANTITY=V or QUANTITY=V±E"),
+    (["run", "thz_emission", "--profile", "sim:fast", "--sample", "Co/Pt spin valve", "--delays", "-1000:1000:50"],
+     "'Co/Pt spin valve' is a TR-MOKE sample (it emits no THz); use the profile sim-moke"),
     (["analyze", "x.csv", "--static", "rotation=0.05"], "--static: only with --mode moke"),
 ])
 def test_the_wrong_table_or_input_is_one_line_before_anything_moves(argv, message, tmp_path):

@@ -63,12 +63,12 @@ def static_signals(rows: dict, nominal_W: float = 0.5) -> dict:
 
 
 def scan_rows(table: SimTable, delays, states=("P", "AP"), kerr=("rotation", "ellipticity"), repeats: int = 2,
-              settle_s: float = 1.0) -> dict:
+              settle_s: float = 1.0, reverse_mT: float = 20.0) -> dict:
     """Whole sweeps per (state, kerr), states outermost, repeats inside (abba), as moke_scan measures."""
     rows = {k: [] for k in ("delay_fs", "signal", "kerr", "state", "magnetization", "repeat", "power")}
     stage = table
     for state in states:
-        prepare(table, state)
+        prepare(table, state, reverse_mT=reverse_mT)
         combos = list(kerr)
         for r in range(repeats):
             for q in combos if r % 2 == 0 else combos[::-1]:

@@ -122,6 +122,16 @@ def test_transient_reflectance_of_pt_is_the_m_even_part():
     assert both.reflectance["fit"]["params"]["tau_fs"]["value"] == pytest.approx(tau["value"], rel=1e-6)
 
 
+@pytest.mark.parametrize("reverse_mT, message", [(5.0, "did not switch the soft layer"),
+                                                  (55.0, "switched both layers")])
+def test_an_ap_state_that_is_not_antiparallel_is_named(runs, reverse_mT, message):
+    """The soft layer switches at 8 mT, the hard one at 40 mT: −5 mT switches nothing, −55 mT both."""
+    rows = scan_rows(moke_table(seed=8), DELAYS[::2], states=("P", "AP"), repeats=2, reverse_mT=reverse_mT)
+    res = _analyze(rows, analysis.typed_static({"rotation": 0.05, "ellipticity": 0.03}))
+    assert any(message in w for w in res.warnings)
+    assert not any("AP looks like" in w for *_, r in runs for w in r.warnings)  # −20 mT: antiparallel
+
+
 def test_noise_only_is_an_error_not_a_fit():
     """A run that recorded nothing but noise (pump blocked, probe off the sample) is refused in one line."""
     table = moke_table(seed=1)
