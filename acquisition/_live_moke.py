@@ -163,10 +163,9 @@ def summary_lines(results: list) -> list[str]:
             p = refl["fit"]["params"]["tau_fs"]
             lines.append(f"transient reflectance {pre}({refl['component']}): exp-offset τ = {p['value']:.4g} ± "
                          f"{p['stderr']:.2g} fs, redchi {refl['fit']['redchi']:.3g} (p = {refl['fit']['p_value']:.2g})")
-        for layer, curve in (getattr(res, "spin_accumulation", None) or {}).items():
-            if layer in ("P", "AP"):
-                continue
-            p = analysis.peak_summary(curve)
+        accumulation = getattr(res, "spin_accumulation", None) or {}
+        for layer in [k for k in accumulation if k not in ("P", "AP")] or list(accumulation):
+            p = analysis.peak_summary(accumulation[layer])
             lines.append(f"spin accumulation {pre}{layer}: Δμ_s peak {p['value']:.4g} ± {p['stderr']:.2g} at "
                          f"{p['delay_fs']:.0f} fs (± {p['stderr_static']:.2g} from the static Kerr signal)")
     return lines
@@ -209,9 +208,9 @@ def write_moke_report(state, directory):
     axes["fit"].set(ylabel="normalized" if res.static else "V")
     axes["resid"].set(xlabel="delay (fs)", ylabel="residual / σ")
     axes["resid"].axhline(0, color="0.6", lw=0.8)
-    for layer, curve in res.spin_accumulation.items():
-        if layer in ("P", "AP"):
-            continue
+    shown = [k for k in res.spin_accumulation if k not in ("P", "AP")] or list(res.spin_accumulation)
+    for layer in shown:  # free and reference layers; a single state's Δμ_s without both states
+        curve = res.spin_accumulation[layer]
         v, e = np.asarray(curve["value"]), np.asarray(curve["stderr"])
         line, = axes["mu"].plot(curve["delay_fs"], v, lw=1, label=f"{layer}")
         axes["mu"].fill_between(curve["delay_fs"], v - e, v + e, color=line.get_color(), alpha=0.3, lw=0,
