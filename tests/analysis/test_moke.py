@@ -35,6 +35,7 @@ def test_tau_m_is_calibrated_over_seeds(runs):
     truth = runs[0][0].sample.layers[0].tau_m_fs
     z = np.array([(r.fit.value("tau_m_fs") - truth) / r.fit.stderr("tau_m_fs") for *_, r in runs])
     assert np.all(np.abs(z) < 4)
+    assert np.mean(np.abs(z) < 2) >= 0.9  # within 2 stated σ in (about) 95 % of the runs
     assert abs(z.mean()) < 3 / np.sqrt(z.size)
     assert 0.65 < np.sqrt(np.mean(z**2)) < 1.4
     assert np.median([r.fit.redchi for *_, r in runs]) < 1.5  # the model describes the data
