@@ -139,6 +139,13 @@ def _run(func, args) -> int:
 
 
 def _analyze(args) -> int:
+    if getattr(args, "mode", "eos") == "moke":  # TR-MOKE: its own columns, models and static Kerr signals
+        from ._cmd_moke import analyze_moke_file
+
+        return analyze_moke_file(args)
+    for flag, given in (("--static", args.static), ("--run", args.run)):
+        if given:
+            raise InputError(f"{flag}: only with --mode moke")
     _check_output(args.json)
     fix = parse_fix(args.fix)
     try:
@@ -266,8 +273,18 @@ def register(subparsers) -> None:
     src.add_argument("--transfer", help="measured h(t): CSV with time_fs, h on the data's step")
     src.add_argument("--detector", default="gap250", choices=sorted(analysis.DETECTORS),
                      help="detector model for h (default gap250)")
-    p.add_argument("--model", choices=analysis.EOS_MODELS,
-                   help="default: the sample's model, else spin-voltage")
+    p.add_argument("--model", choices=[*analysis.EOS_MODELS, "three-temperature"],
+                   help="default: the sample's model, else spin-voltage; --mode moke: three-temperature (−ΔM/M) "
+                        "or exp-offset (transient reflectance)")
+    p.add_argument("--mode", choices=["eos", "moke"], default="eos",
+                   help="eos: THz emission (default); moke: TR-MOKE, columns delay_fs, signal, kerr, state, "
+                        "magnetization, repeat, overload, pump_power")
+    p.add_argument("--static", action="append", metavar="Q=V±E",
+                   help="--mode moke: static Kerr signal typed in, rotation=V±E and ellipticity=V±E (lock-in V)")
+    p.add_argument("--run", metavar="UID", help="--mode moke: the static Kerr signals (and the live analysis's "
+                                                "options) from this stored run")
+    p.add_argument("--data-dir", help="with --run: where runs are stored (default $FEMTOSPIN_DATA or "
+                                      "~/femtospin-data)")
     p.add_argument("--fix", action="append", metavar="NAME=VALUE", help="fix a fit parameter (repeatable)")
     p.add_argument("--component", choices=analysis.COMPONENTS,
                    help="component to fit (default: the sample's, else minus_angle, odd_M, odd_helicity or mean, "

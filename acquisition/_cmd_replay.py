@@ -131,7 +131,7 @@ def _simulated_table(start: dict, configuration: dict, *, fast: bool | None, see
     pump = Pump(fwhm_fs=pump.get("fwhm_fs", Pump.fwhm_fs), fluence_mJcm2=pump.get("fluence_mJcm2", Pump.fluence_mJcm2),
                 power_W=(start.get("laser") or {}).get("nominal_W", Pump.power_W))
     if fast is None:
-        fast = start.get("profile") == "sim:fast"
+        fast = str(start.get("profile")).endswith(":fast")  # sim:fast, sim-moke:fast
     table = sim_profile(sample, fast=fast, seed=seed, detection=detection, pump=pump)
     # the lock-in settings shape the measurement (settling, noise bandwidth, overload); the stage calibration and
     # limits stay the simulator's own, since they describe the simulated table, not the recorded one

@@ -83,6 +83,23 @@ def _range(text: str) -> tuple[float, float, float]:
     return lo, hi, step
 
 
+def _static_kerr(text: str) -> dict:
+    """``rotation=0.05±0.001,ellipticity=0.03`` → ``{"rotation": 0.05, "ellipticity": 0.03, "stderr": {...}}``."""
+    out: dict = {"stderr": {}}
+    for item in _words(text):
+        name, sep, value = item.partition("=")
+        value, _, err = value.replace("+-", "±").partition("±")
+        try:
+            out[name.strip()] = float(value)
+            if err:
+                out["stderr"][name.strip()] = float(err)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise argparse.ArgumentTypeError(f"{item!r}: give QUANTITY=V or QUANTITY=V±E, e.g. rotation=0.05±0.001")
+    return out
+
+
 def _delays(text: str):
     """START:STOP:STEP or a comma list."""
     return ("range", _range(text)) if ":" in text else ("list", _floats(text))
@@ -113,6 +130,10 @@ ARGS = {
     "saturation_mT": Arg(float, "mT", "saturating field"),
     "field_mT": Arg(float, "mT", "measuring field (0 removes the Nernst part)"),
     "reverse_mT": Arg(float, "mT", "reverse field preparing AP (between the coercive fields)"),
+    "static_kerr_V": Arg(lambda text: _static_kerr(text), "V",
+                         "typed-in static Kerr signals instead of measuring them: rotation=V[±E],ellipticity=V[±E]"),
+    "static_reads": Arg(lambda text: _count(text), "", "DC readings per static-Kerr setting"),
+    "calibration_deg": Arg(float, "deg", "analyser half-wave-plate turn calibrating volts per mrad"),
     "ramp_K_per_min": Arg(float, "K/min", "heater ramp rate"),
     "max_field_mT": Arg(float, "mT", "largest field of the loop"),
     "step_mT": Arg(float, "mT", "field step"),
@@ -139,7 +160,8 @@ def register(sub) -> None:
     for name, plan in PLANS.items():
         p = plans.add_parser(name, help=_summary(plan), description=inspect.getdoc(plan),
                              formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("--profile", default="sim", help="sim, sim:fast or a profile file (default sim)")
+        p.add_argument("--profile", default="sim", help="sim, sim:fast, sim-moke, sim-moke:fast or a profile file "
+                                                        "(default sim)")
         p.add_argument("--sample", help="simulated profiles only: the sample in the beam")
         p.add_argument("--seed", type=_seed, help="simulated profiles only: noise seed (≥ 0)")
         p.add_argument("--lockin-tau", type=float, metavar="S", help="lock-in time constant (s) for this run")
@@ -260,7 +282,8 @@ def _prepare(args):
     """Everything checked before anything moves or is written: the catalog, the table, the plan, its duration."""
     options = {k: v for k, v in (("sample", args.sample), ("seed", args.seed)) if v is not None}
     if options and not args.profile.startswith("sim"):
-        raise PlanArgumentError("--sample/--seed: only for the simulated profiles sim and sim:fast")
+        raise PlanArgumentError("--sample/--seed: only for the simulated profiles sim, sim:fast, sim-moke and "
+                                "sim-moke:fast")
     if args.lockin_tau is not None and not (math.isfinite(args.lockin_tau) and args.lockin_tau > 0):
         raise PlanArgumentError(f"lockin-tau: {args.lockin_tau} s is outside the allowed range: finite and > 0 s")
     catalog = parse_catalog(args.catalog, data_directory(args.data_dir))
@@ -327,6 +350,8 @@ def _results(args, session: Session, table: Table, catalog) -> None:
                            r.error))
             for line in warning_lines(r.group, r.result):
                 print(line)
+        for line in session.live.state.summary:  # TR-MOKE: the static Kerr signals and the spin accumulation
+            print(line)
         print(f"report:  {session.live.state.report}")
     if catalog is not None:
         print("catalog: ingested in the background (`femtospin ls`, `femtospin show UID`)")

@@ -28,6 +28,7 @@ from femtospin import analysis
 
 from ._cli import background
 from ._describe import delay_field, label
+from ._live_moke import MokeStrategy, is_moke, summary_lines, write_moke_report
 from ._storage import RunWriter, checked_uid
 
 SYMMETRY = ("magnetization", "angle_deg", "helicity")  # conditions the components are formed from
@@ -65,6 +66,11 @@ class LiveState:
     finished_at: float | None = None
     report: Path | None = None
     error: str = ""
+
+    @property
+    def summary(self) -> list[str]:
+        """Lines printed after the fit lines (TR-MOKE: static Kerr signals, spin accumulation)."""
+        return summary_lines(self.results)
 
 
 def analysis_options(start: dict) -> dict | None:
@@ -157,7 +163,8 @@ class LiveAnalysis:
     def _start(self, doc):
         # the previous run's final fit (under a second) must not mix with this run's state
         self._done.wait(PREVIOUS_RUN_TIMEOUT_S)
-        self._options = analysis_options(doc)
+        self._moke = MokeStrategy(doc) if is_moke(doc) else None
+        self._options = self._moke.options if self._moke is not None else analysis_options(doc)
         self._delay_field = delay_field(doc)
         self._conditions = [c for c in doc.get("conditions", []) if c != "repeat"]
         self._sweeps = "repeat" in doc.get("conditions", [])
@@ -167,7 +174,8 @@ class LiveAnalysis:
         self._last_key = None
         self.state = LiveState(start=doc)
         delays = (doc.get("plan_args") or {}).get("delays") or []
-        self._live = self._options is not None and len(set(delays)) >= MIN_DELAYS  # waveforms, not single delays
+        self._live = self._moke.live if self._moke is not None else (
+            self._options is not None and len(set(delays)) >= MIN_DELAYS)  # waveforms, not single delays
         if self._live:
             self._done.clear()
             self._closing = False
@@ -175,6 +183,8 @@ class LiveAnalysis:
             self._thread.start()
 
     def _descriptor(self, doc):
+        if self._moke is not None:
+            self._moke.descriptor(doc)
         if doc.get("name") == "primary":
             self._primary = doc["uid"]
             # the sweep index, the overload flag and the pump power, where this run records them
@@ -184,6 +194,8 @@ class LiveAnalysis:
                 self._rows[k] = []
 
     def _event(self, doc):
+        if self._live and self._moke is not None and self._moke.event(doc):
+            return
         if not self._live or doc["descriptor"] != self._primary:
             return
         data = doc["data"]
@@ -256,12 +268,15 @@ class LiveAnalysis:
             bundle = self._store(bundle, results, snap.final)
             if snap.final:
                 if self.report:
-                    self.state.report = write_report(self.state, self.report_dir)
+                    write = write_moke_report if self._moke is not None else write_report
+                    self.state.report = write(self.state, self.report_dir)
                 self.state.finished_at = time.monotonic()
                 return
 
     def _fit(self, snap: _Snapshot) -> list[GroupResult]:
         rows = snap.rows
+        if self._moke is not None:
+            return self._moke.fit(rows, self._conditions)
         if rows["delay"].size == 0:
             return []
         slow = [c for c in self._conditions if c not in SYMMETRY]

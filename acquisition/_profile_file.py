@@ -35,11 +35,12 @@ from femtospin.devices import (
     HeaterController,
     LockInAmplifier,
     PumpPowerMeter,
+    PumpShutter,
     RotationStage,
     SpotStage,
     WaveplateAttenuator,
 )
-from femtospin.devices.drivers import SerialLine, apt, elliptec, smc100
+from femtospin.devices.drivers import SerialLine, apt, elliptec, sc10, smc100
 from femtospin.devices.drivers.lakeshore33x import MAX_SETPOINT_K, LakeShoreHeater
 from femtospin.devices.drivers.newport_esp import ESPAxis, ESPController
 from femtospin.devices.drivers.srs import SR830LockIn, SR860LockIn
@@ -53,7 +54,7 @@ class ProfileError(ValueError):
     """A profile file is wrong; the message names the file, the entry and the problem."""
 
 
-ROTATION = ("sample_rotation", "pump_qwp", "probe_qwp", "attenuator")
+ROTATION = ("sample_rotation", "pump_qwp", "probe_qwp", "attenuator", "analyser")
 ATTENUATOR_SETTINGS = ("max_fluence_mJcm2", "zero_deg")  # the half-wave plate's calibration
 LINEAR = ("stage", "spot")
 
@@ -118,12 +119,14 @@ MODELS: dict[str, Model] = {
     "LakeShore335": Model(("heater",), _lakeshore_connect, _lakeshore_heater, ("output", "sensor")),
     "LakeShore336": Model(("heater",), _lakeshore_connect, _lakeshore_heater, ("output", "sensor")),
     "PM100": Model(("power_meter",), _visa(PM100), lambda c, e, r: c),
+    "SC10": Model(("shutter",), _serial(sc10.SERIAL_SETTINGS), lambda line, e, r: sc10.SC10Shutter(line)),
 }
 
 
 DEVICES = {"stage": DelayLine, "spot": SpotStage, "sample_rotation": RotationStage, "pump_qwp": RotationStage,
            "probe_qwp": RotationStage, "attenuator": RotationStage, "lockin": LockInAmplifier, "magnet": Electromagnet,
-           "heater": HeaterController, "power_meter": PumpPowerMeter}
+           "heater": HeaterController, "power_meter": PumpPowerMeter, "shutter": PumpShutter,
+           "analyser": RotationStage}
 
 
 def _config_names(device_cls) -> set[str]:
@@ -196,8 +199,9 @@ def read_profile_file(path) -> tuple[dict, str]:
         if role not in Table.ROLES:
             fail(f"roles.{role}", f"unknown role; roles are {', '.join(Table.ROLES)}")
     for role in Table.ROLES:
-        if role not in roles:
+        if role not in roles and role not in Table.OPTIONAL_ROLES:
             fail(f"roles.{role}", "missing (write 'null' if the table has no such instrument)")
+    profile_detection(doc.get("detection"), fail)
     visa_library = _visa_library(doc.get("visa_library", ""), path, fail)
     for role, entry in roles.items():
         if entry is None:
@@ -235,6 +239,7 @@ def load_profile_file(path, *, serial_factory=serial.Serial, serial_timeout: flo
     def fail(entry: str, problem: str):
         raise ProfileError(f"{path}: {entry}: {problem}")
 
+    detection = profile_detection(doc.get("detection"), fail)
     ctx = {"visa_library": visa_library, "serial_factory": serial_factory, "serial_timeout": serial_timeout}
     entries = {role: entry for role, entry in doc["roles"].items() if entry is not None}
     connections: dict[str, tuple[str, object]] = {}
@@ -262,8 +267,37 @@ def load_profile_file(path, *, serial_factory=serial.Serial, serial_timeout: flo
         except Exception as exc:  # noqa: BLE001 - any connection failure becomes one clear line
             fail(where, f"cannot connect to {cls} at {address}: {type(exc).__name__}: {exc}".splitlines()[0])
         devices[role] = device
-    metadata = {"profile": str(path), **(doc.get("metadata") or {})}
+    metadata = {"profile": str(path), **(doc.get("metadata") or {}), "detection": detection}
+    if detection["mode"] == "moke":
+        for role in ("shutter", "analyser", "probe_qwp", "magnet"):
+            if devices[role] is None:
+                fail(f"roles.{role}", "a TR-MOKE table (detection: {mode: moke}) needs it for the static Kerr signal")
     return Table(**devices, metadata=metadata)
+
+
+DETECTION_MODES = ("eos", "moke")
+CHOP_FACTOR = math.sqrt(2) / math.pi  # lock-in X per volt of a square-wave-chopped DC change
+
+
+def profile_detection(entry, fail) -> dict:
+    """The table's detection as its start documents record it: ``{mode: eos, crystal: gap250}`` (the default)
+    or ``{mode: moke, chop_factor: 0.4502}`` (balanced photodiodes; lock-in X per volt of a pump-chopped change
+    of the DC difference on AUX input 1: √2/π for square-wave chopping and equal AC/DC gains)."""
+    entry = {"mode": "eos"} if entry is None else entry
+    if not isinstance(entry, dict) or entry.get("mode", "eos") not in DETECTION_MODES:
+        fail("detection", "must be {mode: eos, crystal: gap250|znte1000} or {mode: moke, chop_factor: F}")
+    if entry.get("mode", "eos") == "eos":
+        from femtospin.analysis import DETECTORS
+        crystal = entry.get("crystal", "gap250")
+        if crystal not in DETECTORS or set(entry) - {"mode", "crystal", "probe_fwhm_fs"}:
+            fail("detection", f"an EOS table takes crystal ({', '.join(DETECTORS)}) and probe_fwhm_fs")
+        return {"mode": "eos", "crystal": crystal, "probe_fwhm_fs": float(entry.get("probe_fwhm_fs", 20.0))}
+    chop = entry.get("chop_factor", CHOP_FACTOR)
+    if set(entry) - {"mode", "chop_factor", "probe_fwhm_fs"} or not (
+            isinstance(chop, (int, float)) and math.isfinite(chop) and chop > 0):
+        fail("detection", "a TR-MOKE table takes chop_factor (finite, > 0) and probe_fwhm_fs")
+    return {"mode": "moke", "detector": "balanced photodiodes", "chop_factor": float(chop),
+            "aux_input": "balanced detector DC difference", "probe_fwhm_fs": float(entry.get("probe_fwhm_fs", 20.0))}
 
 
 VISA_BACKENDS = ("ivi", "ni", "py", "sim")  # pyvisa's: NI/IVI VISA, pyvisa-py, pyvisa-sim

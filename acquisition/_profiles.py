@@ -1,7 +1,8 @@
 """Profiles: which device plays which role on one table ("code as configuration").
 
-``sim`` builds the simulated table on a wall-time clock, ``sim:fast`` on an
-accelerated one. Real tables will be described by profile files.
+``sim`` builds the simulated THz-emission (EOS) table on a wall-time clock, ``sim:fast`` on an
+accelerated one; ``sim-moke`` and ``sim-moke:fast`` the TR-MOKE table. Real tables are described by
+profile files.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from femtospin.analysis import crystal
 from femtospin.devices import WaveplateAttenuator
 from femtospin.sim_devices import (
+    CHOP_FACTOR,
     Detection,
     Noise,
     Pump,
@@ -22,6 +24,7 @@ from femtospin.sim_devices import (
     SimMagnet,
     SimPowerMeter,
     SimRotationMount,
+    SimShutter,
     SimTable,
     SimTemperatureController,
     SimTranslationStage,
@@ -29,6 +32,8 @@ from femtospin.sim_devices import (
 )
 
 SETUP_KEYS = ("detection", "pump")  # metadata a plan reads besides its devices
+SIM_PROFILES = {"sim": "eos", "sim:fast": "eos", "sim-moke": "moke", "sim-moke:fast": "moke"}
+MOKE_SAMPLE = "Co/Pt spin valve"  # what the simulated TR-MOKE table holds unless told otherwise
 
 
 @dataclass
@@ -45,12 +50,15 @@ class Table:
     spot: object = None
     power_meter: object = None
     attenuator: object = None
+    shutter: object = None  # TR-MOKE: pump shutter (static Kerr signal with the pump blocked)
+    analyser: object = None  # TR-MOKE: analyser half-wave plate (volts-per-mrad calibration)
     metadata: dict = field(default_factory=dict)
     clock: SimClock | None = None  # simulated tables only: lets the RunEngine skip waits
     sim: SimTable | None = None
 
     ROLES = ("stage", "lockin", "magnet", "sample_rotation", "pump_qwp", "probe_qwp", "heater", "spot",
-             "power_meter", "attenuator")
+             "power_meter", "attenuator", "shutter", "analyser")
+    OPTIONAL_ROLES = ("shutter", "analyser")  # a profile file may leave these out (tables from before TR-MOKE)
 
     def attach(self, run_engine) -> None:
         """Prepare a RunEngine for this table: on an accelerated simulated clock its
@@ -84,17 +92,24 @@ class Table:
         return {role: dev for role in self.ROLES if (dev := getattr(self, role)) is not None}
 
 
-def sim_profile(sample: str | Sample = "CoFeB(5)|Pt(3)", *, fast: bool = False, seed: int | None = 0,
+def sim_profile(sample: str | Sample | None = None, *, fast: bool = False, seed: int | None = 0,
                 detection: Detection = Detection(), noise: Noise | None = None, pump: Pump = Pump()) -> Table:
-    """The simulated table with ``sample`` in the beam."""
+    """The simulated table with ``sample`` in the beam (default CoFeB(5)|Pt(3), or the spin valve on a MOKE table)."""
+    moke = detection.mode == "moke"
+    if sample is None:
+        sample = MOKE_SAMPLE if moke else "CoFeB(5)|Pt(3)"
     s = sample if isinstance(sample, Sample) else get_sample(sample)
+    if s.model == "spin_valve" and not moke:  # it emits no THz: a run would record noise and fit it
+        raise ValueError(f"sample {s.name!r} is a TR-MOKE sample (it emits no THz); use the profile sim-moke or "
+                         f"sim-moke:fast")
     table = SimTable(s, pump=pump, detection=detection,
                      noise=noise if noise is not None else Noise(seed=seed), clock=SimClock(accelerated=fast))
     measured = detection.transfer is not None
-    metadata = {
-        "profile": "sim:fast" if fast else "sim",
-        "sample": {"name": s.name, "stack": s.stack, "substrate": s.substrate, "cap": s.cap},
-        "detection": {
+    if moke:
+        detected = {"mode": "moke", "detector": "balanced photodiodes", "chop_factor": CHOP_FACTOR,
+                    "aux_input": "balanced detector DC difference", "probe_fwhm_fs": detection.probe_fwhm_fs}
+    else:
+        detected = {
             "mode": detection.mode,
             "crystal": "measured h(t)" if measured else detection.detector,
             "thickness_um": None if measured else crystal(detection.detector).thickness_um,
@@ -102,7 +117,12 @@ def sim_profile(sample: str | Sample = "CoFeB(5)|Pt(3)", *, fast: bool = False, 
             # a measured h(t) is stored whole, so the run can be re-analyzed from storage alone
             "transfer": ({"time_fs": list(detection.transfer[0]), "h": list(detection.transfer[1])}
                          if measured else "model"),
-        },
+        }
+    name = ("sim-moke" if moke else "sim") + (":fast" if fast else "")
+    metadata = {
+        "profile": name,
+        "sample": {"name": s.name, "stack": s.stack, "substrate": s.substrate, "cap": s.cap},
+        "detection": detected,
         "pump": {"fwhm_fs": pump.fwhm_fs, "fluence_mJcm2": pump.fluence_mJcm2},
         "laser": {"nominal_W": pump.power_W, "threshold_W": 0.5 * pump.power_W},
     }
@@ -118,15 +138,19 @@ def sim_profile(sample: str | Sample = "CoFeB(5)|Pt(3)", *, fast: bool = False, 
         power_meter=SimPowerMeter(table, name="power_meter"),
         attenuator=WaveplateAttenuator(SimRotationMount(table, "attenuator_deg", name="attenuator_mount"),
                                        max_fluence_mJcm2=pump.max_fluence_mJcm2, name="attenuator"),
+        shutter=SimShutter(table, name="shutter") if moke else None,
+        analyser=SimRotationMount(table, "analyser_deg", name="analyser") if moke else None,
         metadata=metadata, clock=table.clock, sim=table,
     )
 
 
 def load_profile(spec: str, **options) -> Table:
-    """A table from a profile: ``sim`` or ``sim:fast`` (options go to :func:`sim_profile`), or the path
-    of a profile file (options go to :func:`~femtospin.acquisition._profile_file.load_profile_file`)."""
-    if spec in ("sim", "sim:fast"):
-        return sim_profile(fast=spec == "sim:fast", **options)
+    """A table from a profile: ``sim``, ``sim:fast``, ``sim-moke`` or ``sim-moke:fast`` (options go to
+    :func:`sim_profile`), or the path of a profile file (options go to
+    :func:`~femtospin.acquisition._profile_file.load_profile_file`)."""
+    if spec in SIM_PROFILES:
+        detection = Detection(mode="moke") if SIM_PROFILES[spec] == "moke" else Detection()
+        return sim_profile(fast=spec.endswith(":fast"), detection=detection, **options)
     # real instruments: their drivers are only imported when a file is named
     from ._profile_file import load_profile_file
 

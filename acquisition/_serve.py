@@ -175,7 +175,9 @@ def permissions(plan_names) -> dict:
 def _check_profile(profile: str) -> None:
     """Everything the file says, checked now; connecting waits for the worker (a real table's
     instruments would otherwise be opened twice)."""
-    if profile in ("sim", "sim:fast"):
+    from ._profiles import SIM_PROFILES
+
+    if profile in SIM_PROFILES:
         return
     from ._profile_file import ProfileError, read_profile_file
 

@@ -16,7 +16,7 @@ from ._deconvolution import (
     sampled_operator,
 )
 from ._diffusion import D_BI_NM2_PER_FS, diffusion_modes, layer_response, spin_diffusion
-from ._fits import MODELS, FitResult, fit_waveform
+from ._fits import MODELS, FitResult, fit_waveform, json_safe
 from ._grid import Sampling, sampling
 from ._lockin import (
     SLOPES_DB,
@@ -36,8 +36,30 @@ from ._models import (
     spin_voltage_weights,
     three_temperature,
 )
+from ._moke import (
+    KERR,
+    MOKE_MODELS,
+    MokeResult,
+    MokeWaveform,
+    StaticSignal,
+    analyze_moke,
+    moke_waveforms,
+    peak_summary,
+    spin_accumulation_curves,
+    static_kerr_from_readings,
+    typed_static,
+)
 from ._noise import NoiseModel, band_limited, estimate_noise
-from ._pipeline import EOS_MODELS, AnalysisResult, analyze, baseline_needed_fs, response_for, signal_band_thz
+from ._pipeline import (
+    DEFAULT_FWHM_FS,
+    EOS_MODELS,
+    MIN_DELAYS,
+    AnalysisResult,
+    analyze,
+    baseline_needed_fs,
+    response_for,
+    signal_band_thz,
+)
 from ._series import (
     SeriesFit,
     StaticKerr,
@@ -73,11 +95,25 @@ from ._transfer import (
 )
 
 __all__ = [
+    "DEFAULT_FWHM_FS",
+    "MIN_DELAYS",
+    "json_safe",
     "D_BI_NM2_PER_FS",
     "EOS_MODELS",
     "diffusion_modes",
     "layer_response",
     "spin_diffusion",
+    "KERR",
+    "MOKE_MODELS",
+    "MokeResult",
+    "MokeWaveform",
+    "StaticSignal",
+    "analyze_moke",
+    "moke_waveforms",
+    "peak_summary",
+    "spin_accumulation_curves",
+    "static_kerr_from_readings",
+    "typed_static",
     "COMPONENTS",
     "CONDITIONS",
     "DETECTORS",

@@ -6,7 +6,7 @@ which instrument plays which role is said by a profile file, not here.
 
 from ._attenuator import WaveplateAttenuator
 from ._base import DriverSignal, config, finished
-from ._heater import HeaterController, PumpPowerMeter
+from ._heater import HeaterController, PumpPowerMeter, PumpShutter
 from ._interfaces import (
     Attenuator,
     DelayStage,
@@ -39,6 +39,7 @@ __all__ = [
     "Magnet",
     "PowerMeter",
     "PumpPowerMeter",
+    "PumpShutter",
     "RotationMount",
     "RotationStage",
     "SpotStage",

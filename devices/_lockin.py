@@ -34,6 +34,8 @@ class LockInAmplifier(Device):
     sensitivity = _setting("sensitivity", "set_sensitivity", "V")
     phase = _setting("phase", "set_phase", "deg")
     frequency = Cpt(DriverSignal, getter=lambda d: d.driver.frequency(), units="Hz", kind=Kind.config)
+    # AUX input 1: the balanced detector's DC difference (TR-MOKE static Kerr); read on demand, never per point
+    aux_in = Cpt(DriverSignal, getter=lambda d: d.driver.aux_in(), units="V", kind=Kind.omitted)
     auto_sensitivity = config(True)
     overload_settle_tc = config(5.0)
     timeout_s = config(30.0, "s")

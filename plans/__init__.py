@@ -8,6 +8,8 @@ returns a :class:`Measurement` whose messages leave the table safe on any exit.
 
 from ._conditions import HELICITY_QWP_DEG, KERR_QWP_DEG, LOOP_ORDER, Dimension, schedule
 from ._measure import measure
+from ._moke import STREAM as STATIC_KERR_STREAM
+from ._moke import check_detection, static_kerr, static_step
 from ._plans import (
     PARAMETER_OF_CONDITION,
     delay_scan,
@@ -42,8 +44,8 @@ from ._validate import (
     delay_grid,
 )
 
-PLANS = {p.__name__: p for p in (thz_emission, delay_scan, moke_scan, temperature_series, fluence_series,
-                                  field_loop, qwp_sweep, find_time_zero)}
+PLANS = {p.__name__: p for p in (thz_emission, delay_scan, moke_scan, static_kerr, temperature_series,
+                                  fluence_series, field_loop, qwp_sweep, find_time_zero)}
 
 __all__ = [
     "HELICITY_QWP_DEG",
@@ -51,6 +53,7 @@ __all__ = [
     "LOOP_ORDER",
     "PARAMETER_OF_CONDITION",
     "PLANS",
+    "STATIC_KERR_STREAM",
     "Dimension",
     "Measurement",
     "PlanArgumentError",
@@ -58,6 +61,7 @@ __all__ = [
     "UnsafeTableError",
     "check_baseline",
     "check_choices",
+    "check_detection",
     "check_delays",
     "check_positive",
     "check_values",
@@ -78,6 +82,8 @@ __all__ = [
     "read_at",
     "schedule",
     "set_magnetization",
+    "static_kerr",
+    "static_step",
     "temperature_series",
     "thz_emission",
 ]

@@ -17,7 +17,7 @@ PER_POINT_OVERHEAD_S = 0.02  # RunEngine, storage and instrument I/O per point
 
 def measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], steps: list[tuple[dict, list[int]]], *,
             plan_name: str, plan_args: dict, power_meter=None, magnet=None, heater=None, readables=(),
-            md: dict | None = None) -> Measurement:
+            md: dict | None = None, prologue=None, epilogue=None, extra_s: float = 0.0) -> Measurement:
     """One run over ``steps``, as made by :func:`schedule` or by a specialised plan.
 
     Each step sets the conditions that changed (a checkpoint first, so a
@@ -27,7 +27,10 @@ def measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], steps:
     made safe inside the run, so the closing baseline shows the safe state.
 
     ``magnet`` and ``heater`` are the devices :func:`make_safe` must bring back;
-    pass the heater only if the plan changed its setpoint.
+    pass the heater only if the plan changed its setpoint. ``prologue`` and
+    ``epilogue`` (callables returning plans) run inside the run before the first
+    and after the last step (TR-MOKE: the static Kerr signal); ``extra_s`` is their
+    expected duration.
     """
     by_name = {d.name: d for d in dims}
     conditions = list(steps[0][0]) if steps else []
@@ -38,7 +41,7 @@ def measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], steps:
     settle = lockin_settle_s(lockin)
     num_points = sum(len(idx) for _, idx in steps)
     values = {name: list(dict.fromkeys(conds[name] for conds, _ in steps)) for name in conditions}
-    estimated = estimate_s(steps, by_name, delays, settle, stage)
+    estimated = estimate_s(steps, by_name, delays, settle, stage) + extra_s
     _md = {
         "plan_name": plan_name,
         "plan_args": plan_args,
@@ -55,6 +58,8 @@ def measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], steps:
     @bpp.finalize_decorator(lambda: make_safe(stage, magnet, heater))
     def run():
         current: dict = {}
+        if prologue is not None:
+            yield from prologue()
         for conds, indices in steps:
             yield from bps.checkpoint()
             for name in conditions:
@@ -69,6 +74,8 @@ def measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], steps:
                 if k:
                     yield from bps.checkpoint()
                 yield from read_at(stage, delays[i], settle, detectors, power_meter)
+        if epilogue is not None:
+            yield from epilogue()
 
     return Measurement(run(), _md, estimated)
 

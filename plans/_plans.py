@@ -9,6 +9,7 @@ import numpy as np
 
 from ._conditions import (
     FAST_BY_DEFAULT,
+    KERR_QWP_DEG,
     LOOP_ORDER,
     MAX_RAMP_K_PER_MIN,
     Dimension,
@@ -23,10 +24,20 @@ from ._conditions import (
     temperature_dim,
 )
 from ._measure import measure
+from ._moke import (
+    check_detection,
+    check_static_args,
+    check_static_devices,
+    static_estimate_s,
+    static_labels,
+    static_step,
+    typed_static_md,
+)
 from ._stubs import Measurement, lockin_settle_s, make_safe, read_at
 from ._validate import (
     PlanArgumentError,
     check_baseline,
+    check_choices,
     check_delays,
     check_points,
     check_positive,
@@ -47,6 +58,23 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
                  saturation_mT: float = 50.0, field_mT: float = 0.0, reverse_mT: float | None = None,
                  ramp_K_per_min: float | None = None, readables=(), setup: dict | None = None,
                  md: dict | None = None, plan_name: str = "thz_emission") -> Measurement:
+    """One run of delay sweeps over every combination of the given conditions (see :func:`sweeps`).
+
+    Refused on a TR-MOKE table (its detection is not EOS): use :func:`moke_scan` there.
+    """
+    if not len(list(kerr)):
+        check_detection(setup, "eos", plan_name)
+    return sweeps(**locals())
+
+
+def sweeps(lockin, stage, delays, *, magnet=None, sample_rotation=None, pump_qwp=None, probe_qwp=None,
+           heater=None, spot=None, attenuator=None, power_meter=None,
+           magnetization=(), angles=(), helicities=(), kerr=(), states=(), temperatures=(), spots=(),
+           fluences=(), repeats: int = 1, interleave: str = "scan", order: str = "abba", fast=None,
+           saturation_mT: float = 50.0, field_mT: float = 0.0, reverse_mT: float | None = None,
+           ramp_K_per_min: float | None = None, readables=(), setup: dict | None = None,
+           md: dict | None = None, plan_name: str = "thz_emission", prologue=None, epilogue=None,
+           extra_s: float = 0.0) -> Measurement:
     """One run of delay sweeps over every combination of the given conditions.
 
     Parameters
@@ -86,6 +114,9 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
         (filled in from the profile by ``femtospin run``, ``serve`` and ``replay``).
         A THz-emission grid must start early enough for the analysis on that
         detector (:func:`check_baseline`; GaP 250 µm without it).
+    prologue, epilogue, extra_s : optional
+        Plans run inside the run before the first and after the last sweep, and
+        their expected duration (``moke_scan``'s static Kerr signal).
     """
     delays = check_delays("delays", delays, stage)
     requested = {"temperature_K": temperatures, "spot_mm": spots, "fluence_mJcm2": fluences, "state": states,
@@ -120,7 +151,7 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
     return measure(lockin, stage, delays, dims, steps, plan_name=plan_name, plan_args=args,
                    power_meter=power_meter, magnet=magnet, heater=heater if len(list(temperatures)) else None,
                    readables=readables, md={"fast_conditions": fast, "interleave": interleave, "order": order,
-                                            **(md or {})})
+                                            **(md or {})}, prologue=prologue, epilogue=epilogue, extra_s=extra_s)
 
 
 def delay_scan(lockin, stage, delays, *, magnet=None, magnetization=(), saturation_mT: float = 50.0,
@@ -133,22 +164,48 @@ def delay_scan(lockin, stage, delays, *, magnet=None, magnetization=(), saturati
 
 
 def moke_scan(lockin, stage, delays, *, probe_qwp, kerr=("rotation",), magnet=None, magnetization=(), states=(),
-              saturation_mT: float = 50.0, reverse_mT: float | None = None, static_kerr_V: dict | None = None,
-              **kwargs) -> Measurement:
+              saturation_mT: float = 50.0, field_mT: float = 0.0, reverse_mT: float | None = None,
+              repeats: int = 1, interleave: str = "scan", order: str = "abba", fast=None,
+              static_kerr_V: dict | None = None, static_reads: int = 8, calibration_deg: float = 0.05,
+              shutter=None, analyser=None, power_meter=None, readables=(), setup: dict | None = None,
+              md: dict | None = None, **kwargs) -> Measurement:
     """TR-MOKE: Kerr rotation and/or ellipticity (probe quarter-wave plate) over magnetization or P/AP states.
 
-    ``static_kerr_V`` ({"rotation": V, "ellipticity": V}, with optional
-    ``"stderr"``) is the static Kerr signal used to normalize; it is stored in
-    the start document so the normalization travels with the data.
+    The static Kerr signal that normalizes them is measured inside the run, at its
+    start and its end, with the pump shutter closed (:func:`static_step`: ±M
+    saturated, the analyser half-wave plate turned by ±``calibration_deg`` for the
+    volts-per-mrad calibration, ``static_reads`` DC readings per setting). A
+    ``static_kerr_V`` ({"rotation": V, "ellipticity": V}, optional "stderr") is used
+    instead and recorded as typed in. Refused on a THz-emission table.
     """
+    check_detection(setup, "moke", "moke_scan")
+    kerr = check_choices("kerr", kerr, tuple(KERR_QWP_DEG))
     if static_kerr_V is not None:
-        for key, value in static_kerr_V.items():
-            if key in ("rotation", "ellipticity") and not (np.isfinite(value) and value != 0):
-                raise PlanArgumentError(f"static_kerr_V: {key} = {value} V; must be finite and non-zero")
-    md = {**(kwargs.pop("md", None) or {}), "static_kerr_V": static_kerr_V}
-    return thz_emission(lockin, stage, delays, probe_qwp=probe_qwp, kerr=kerr, magnet=magnet,
-                        magnetization=magnetization, states=states, saturation_mT=saturation_mT,
-                        reverse_mT=reverse_mT, md=md, plan_name="moke_scan", **kwargs)
+        static_md, prologue, epilogue, extra = {"static_kerr_V": typed_static_md(static_kerr_V)}, None, None, 0.0
+        if shutter is not None:  # the pump must reach the sample, whatever a previous run left
+            prologue = lambda: bps.mv(shutter, 1)  # noqa: E731
+    else:
+        check_static_devices(lockin, magnet, probe_qwp, shutter, analyser)
+        check_static_args(static_reads, calibration_deg, saturation_mT, magnet)
+        chop = ((setup or {}).get("detection") or {}).get("chop_factor")
+        static_md = {"static_kerr": {"measured": True, "phases": ["start", "end"], "chop_factor": chop,
+                                     "static_reads": static_reads, "calibration_deg": calibration_deg}}
+
+        labels = static_labels()
+
+        def step(phase):
+            return lambda: static_step(lockin, magnet, probe_qwp, shutter, analyser, kerr=kerr,
+                                       saturation_mT=saturation_mT, reads=static_reads, calibration_deg=calibration_deg,
+                                       phase=phase, labels=labels, power_meter=power_meter)
+
+        prologue, epilogue = step("start"), step("end")
+        extra = 2 * static_estimate_s(kerr, static_reads, saturation_mT, magnet)
+    md = {**(md or {}), **static_md, "static_reads": static_reads, "calibration_deg": calibration_deg}
+    return sweeps(lockin, stage, delays, probe_qwp=probe_qwp, kerr=kerr, magnet=magnet, magnetization=magnetization,
+                  states=states, saturation_mT=saturation_mT, field_mT=field_mT, reverse_mT=reverse_mT,
+                  repeats=repeats, interleave=interleave, order=order, fast=fast, power_meter=power_meter,
+                  readables=readables, setup=setup, md=md, plan_name="moke_scan", prologue=prologue,
+                  epilogue=epilogue, extra_s=extra, **kwargs)
 
 
 def temperature_series(lockin, stage, delays, temperatures, *, heater, magnet=None, magnetization=(1, -1),

@@ -7,6 +7,7 @@ from ._devices import (
     SimMagnet,
     SimPowerMeter,
     SimRotationMount,
+    SimShutter,
     SimTemperatureController,
     SimTranslationStage,
     TableSignal,
@@ -24,9 +25,10 @@ from ._playback import (
     apply_configuration,
 )
 from ._samples import LIBRARY, REFERENCE_FLUENCE_MJCM2, Layer, Sample, bi_co, get_sample
-from ._table import GRID_FS, Detection, Hysteresis, Noise, Pump, SimTable
+from ._table import CHOP_FACTOR, GRID_FS, Detection, Hysteresis, Noise, Pump, SimTable
 
 __all__ = [
+    "CHOP_FACTOR",
     "GRID_FS",
     "LIBRARY",
     "REFERENCE_FLUENCE_MJCM2",
@@ -51,6 +53,7 @@ __all__ = [
     "SimMagnet",
     "SimPowerMeter",
     "SimRotationMount",
+    "SimShutter",
     "SimTable",
     "SimTemperatureController",
     "SimTranslationStage",

@@ -124,6 +124,8 @@ class SimLockIn(_TableDevice):
     slope_db = _lockin_setting("slope_db", analysis.filter_order)
     sensitivity = _lockin_setting("sensitivity_V", _positive("sensitivity"))
     phase = _lockin_setting("phase_deg")
+    # the balanced detector's DC difference on AUX input 1 (TR-MOKE static Kerr signal); read on demand only
+    aux_in = Cpt(TableSignal, getter=lambda d: d.table.dc_level(), units="V", kind=Kind.omitted)
 
     def trigger(self) -> DeviceStatus:
         check_fault(self)
@@ -215,3 +217,15 @@ class SimPowerMeter(_TableDevice):
 
     power = Cpt(TableSignal, getter=lambda d: d.table.pump_power_W(), units="W", kind=Kind.hinted)
     wavelength_nm = config(800.0, "nm")
+
+
+class SimShutter(_TableDevice):
+    """Pump shutter: ``set(1)`` opens, ``set(0)`` closes; ``open`` reads back the state."""
+
+    open = Cpt(TableSignal, getter=lambda d: int(d.table.pump_open), kind=Kind.hinted)
+    switch_s = config(0.05, "s")
+
+    def set(self, value) -> DeviceStatus:
+        if value not in (0, 1, True, False):
+            raise ValueError(f"{self.name}: give 1 (open) or 0 (closed), got {value!r}")
+        return _delayed(self, self.switch_s.get(), lambda: self.table.set_knob("pump_open", float(bool(value))))

@@ -73,9 +73,18 @@ class Sample:
     alpha: float = 0.5  # amplitude ∝ (T_C − T0)^α
     max_temperature_K: float = 600.0
     # TR-MOKE
-    kerr_rotation_V: float = 0.05  # static Kerr signals at the lock-in, for normalization
+    kerr_rotation_V: float = 0.05  # static Kerr signals at saturation in lock-in volts (what normalizes)
     kerr_ellipticity_V: float = 0.03
+    kerr_rotation_mrad: float = 0.5  # the static Kerr rotation itself (chosen, Co/Pt-like); sets the detector's V/mrad
+    reflectance_V: float = 0.0  # M-even transient reflectance leaking through the detector's imbalance (V)
+    reflectance_tau_fs: float = SSE_SHAPE["tau_ep_fs"]  # Pt: 310 fs decay of the reflectance (physics.md §4d)
+    reflectance_offset: float = 0.2  # lattice-heating plateau relative to the decay (chosen)
     layers: tuple[Layer, ...] = ()
+
+    @property
+    def kerr_ellipticity_mrad(self) -> float:
+        """Static Kerr ellipticity (mrad): the same detector sees both, so it follows the ratio of the volts."""
+        return self.kerr_rotation_mrad * self.kerr_ellipticity_V / self.kerr_rotation_V
 
     @property
     def magnetic_layers(self) -> tuple[Layer, ...]:
@@ -101,7 +110,7 @@ def _physics(name: str) -> dict:
 
 
 _CoFeB_Pt = Sample(
-    "CoFeB(5)|Pt(3)", "CoFeB(5 nm)|Pt(3 nm)", **_physics("CoFeB(5)|Pt(3)"),
+    "CoFeB(5)|Pt(3)", "CoFeB(5 nm)|Pt(3 nm)", **_physics("CoFeB(5)|Pt(3)"), reflectance_V=2e-4,
     js_amplitude=2e-3, demag_amplitude=2e-5, nernst_per_mT=2e-6, background=2e-5,
     coercive_mT=2.0, curie_K=1000.0,
 )

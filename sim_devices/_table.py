@@ -109,7 +109,10 @@ class Noise:
         return Noise(0.0, 0.0, 0.0, 0.0, 0.0, 0)
 
 
-KNOBS = ("angle_deg", "pump_qwp_deg", "probe_qwp_deg", "attenuator_deg", "spot_mm", "laser_on")
+KNOBS = ("angle_deg", "pump_qwp_deg", "probe_qwp_deg", "attenuator_deg", "spot_mm", "laser_on", "analyser_deg",
+         "pump_open")
+CHOP_FACTOR = float(np.sqrt(2) / np.pi)  # lock-in X (rms fundamental) per volt of a square-wave-chopped DC change
+DC_NOISE_FACTOR = 100.0  # additive noise of one DC (AUX input) reading, in units of the lock-in's additive noise
 REFERENCE_ENBW_HZ = analysis.noise_bandwidth(0.1, 24)
 GRID_FS = np.arange(-4000.0, 12000.0, 1.0)
 
@@ -149,7 +152,8 @@ def _eos_parts(sample: Sample, pump_fwhm: float, detection: Detection) -> dict[s
 def _moke_parts(sample: Sample, pump_fwhm: float) -> dict[str, np.ndarray]:
     """Normalized −ΔM/M and spin-accumulation shapes per layer on GRID_FS."""
     t = GRID_FS
-    parts = {}
+    parts = {"reflectance": analysis.exponential_offset(t, sample.reflectance_tau_fs, sample.reflectance_offset,
+                                                        fwhm=pump_fwhm)}
     for i, layer in enumerate(sample.magnetic_layers):
         parts[f"demag{i}"] = analysis.three_temperature(
             t, layer.A1, layer.A2, layer.A3, layer.tau_m_fs, layer.tau_e_fs, layer.t0_diff_fs, pump_fwhm)
@@ -280,6 +284,8 @@ class SimTable:
         self.angle_deg = 0.0
         self.pump_qwp_deg = 0.0
         self.probe_qwp_deg = 0.0
+        self.analyser_deg = 0.0  # analyser half-wave plate before the balanced detector (TR-MOKE)
+        self.pump_open = 1.0  # pump shutter: 1 open, 0 closed
         self.spot_mm = 0.0
         self.attenuator_deg = float(np.degrees(0.5 * np.arccos(np.sqrt(pump.fluence_mJcm2 / pump.max_fluence_mJcm2))))
         self.laser_on = 1.0  # fraction of nominal laser power
@@ -395,7 +401,8 @@ class SimTable:
         def at(shape):
             return np.interp(delay_fs, GRID_FS, shape, left=0.0)
 
-        scale = (self.fluence_mJcm2 / REFERENCE_FLUENCE_MJCM2) * self.laser_level(now) * (1.0 + self.drift(now))
+        scale = (self.fluence_mJcm2 / REFERENCE_FLUENCE_MJCM2) * self.laser_level(now) * (1.0 + self.drift(now)) \
+            * self.pump_open
         magnetic = sample.temperature_factor(self.temperature_K(now))  # only what M drives follows T_C
         if self.detection.mode == "moke":
             return scale * magnetic * self._moke(sample, at)
@@ -416,16 +423,52 @@ class SimTable:
         return scale * signal
 
     def _moke(self, sample: Sample, at) -> np.ndarray:
-        """Kerr rotation/ellipticity mix selected by the probe QWP (0° rotation, 45° ellipticity), §4d–e."""
+        """Pump-induced Kerr rotation/ellipticity mix of the probe QWP (0° rotation, 45° ellipticity), §4d–e.
+
+        Normalized to the static Kerr signal at saturation (``kerr_*_V``), the ellipticity is −ΔM/M of the
+        stack (the layers' mean, weighted by their magnetization) and the rotation adds the spin
+        accumulation, so Δθ̄ − Δε̄ is the accumulation alone. The demagnetization lowers |θ_K|: its sign is
+        opposite to the static signal's. A transient reflectance (M-even) leaks through the balanced
+        detector's residual imbalance into both.
+        """
         parts = _moke_parts(sample, self.pump.fwhm_fs)
         ms = [magnet.m for magnet in self.magnets]
-        demag = sum(m * at(parts[f"demag{i}"]) for i, m in enumerate(ms))
+        demag = -sum(m * at(parts[f"demag{i}"]) for i, m in enumerate(ms)) / len(ms)
         # the accumulation in one layer is driven by the other layer's spin current
         accumulation = sum(ms[-1 - i] * at(parts[f"accumulation{i}"]) for i in range(len(ms)))
         rotation = sample.kerr_rotation_V * (demag + accumulation)
         ellipticity = sample.kerr_ellipticity_V * demag
         w = np.cos(2 * np.radians(self.probe_qwp_deg)) ** 2
-        return w * rotation + (1 - w) * ellipticity
+        return w * rotation + (1 - w) * ellipticity + sample.reflectance_V * at(parts["reflectance"])
+
+    def static_kerr_mrad(self) -> float:
+        """Static Kerr angle the probe sees now (mrad): the probe QWP's rotation/ellipticity mix, layers' mean."""
+        sample = self.sample_at_spot()
+        if sample is None or self.detection.mode != "moke":
+            return 0.0
+        m = float(np.mean([magnet.m for magnet in self.magnets]))
+        w = np.cos(2 * np.radians(self.probe_qwp_deg)) ** 2
+        return m * (w * sample.kerr_rotation_mrad + (1 - w) * sample.kerr_ellipticity_mrad)
+
+    def dc_V_per_mrad(self) -> float:
+        """Balanced detector's DC difference per mrad of probe rotation (probe power × detector gain)."""
+        s = self.sample
+        return s.kerr_rotation_V / (CHOP_FACTOR * s.kerr_rotation_mrad)
+
+    def dc_level(self) -> float:
+        """One reading of the balanced detector's DC difference (V), as the lock-in's AUX input sees it.
+
+        The analyser half-wave plate turned by δ rotates the probe by 2δ; the probe power follows
+        the laser's drift. Pump-induced changes are ≤ 1e-3 of it and left out.
+        """
+        with self.lock:
+            now = self.clock.now()
+            # the Wollaston splits along ±45°: difference ∝ sin 2(θ + 2δ), linear in mrad near balance
+            angle = 1e-3 * self.static_kerr_mrad() + 2 * np.radians(self.analyser_deg)
+            value = self.dc_V_per_mrad() * 500.0 * np.sin(2 * angle) * self.laser_level(now) * (1.0 + self.drift(now))
+            nz = self.noise
+            sigma = np.hypot(DC_NOISE_FACTOR * nz.additive_V, nz.amplitude * value)
+            return float(value + sigma * self.rng.standard_normal())
 
     def target(self, now: float) -> float:
         """Settled lock-in input at the current knobs (no noise)."""

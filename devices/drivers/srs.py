@@ -66,6 +66,11 @@ class _SRSLockIn(LockedInstrument):
         with self.lock:
             return float(self.inst.frequency)
 
+    def aux_in(self) -> float:
+        """AUX input 1 (V): where a TR-MOKE table feeds the balanced detector's DC difference."""
+        with self.lock:
+            return float(self.inst.aux_in_1)
+
 
 class SR830LockIn(_SRSLockIn):
     """SR830: ``SNAP? 1,2``; overload bits 0–2 of ``LIAS?`` (input, filter, output)."""

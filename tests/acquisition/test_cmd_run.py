@@ -25,7 +25,8 @@ SMALL = {
                      "--spots", "0,5", "--fluences", "0.1", "--repeats", "2", "--interleave", "point"],
     "delay_scan": ["--delays", "-1100:400:50", "--fine", "-50:100:10", "--magnetization", "1,-1"],
     "moke_scan": ["--sample", "Co/Pt spin valve", "--delays", "-200:1000:100", "--kerr", "rotation,ellipticity",
-                  "--states", "P,AP", "--saturation-mT", "100", "--reverse-mT", "20"],
+                  "--states", "P,AP", "--saturation-mT", "100", "--reverse-mT", "20", "--static-reads", "2"],
+    "static_kerr": ["--kerr", "rotation", "--static-reads", "3"],
     "temperature_series": ["--sample", "YIG(3um)|Pt(5.5)", "--delays", "-200:400:50", "--temperatures", "300,350"],
     "fluence_series": ["--delays", "-200:400:50", "--fluences", "0.05,0.1,0.2"],
     "field_loop": ["--delays", "100", "--max-field-mT", "5", "--step-mT", "1"],
@@ -38,9 +39,13 @@ def test_every_plan_has_a_command_line_case():
     assert set(SMALL) == set(PLANS)
 
 
+MOKE_PLANS = ("moke_scan", "static_kerr")  # on the TR-MOKE table
+
+
 @pytest.mark.parametrize("plan", sorted(SMALL))
 def test_every_plan_runs_from_the_command_line(plan, tmp_path, capsys):
-    code = main(["run", plan, "--profile", "sim:fast", "--data-dir", str(tmp_path), "--no-progress",
+    profile = "sim-moke:fast" if plan in MOKE_PLANS else "sim:fast"
+    code = main(["run", plan, "--profile", profile, "--data-dir", str(tmp_path), "--no-progress",
                  "--lockin-tau", "0.01", *SMALL[plan]])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -49,7 +54,8 @@ def test_every_plan_runs_from_the_command_line(plan, tmp_path, capsys):
     run = load_run(uid, tmp_path)
     assert run.stop["exit_status"] == "success"
     assert run.start["plan_name"] == plan
-    assert len(run.table()["lockin_x"]) == run.start["num_points"]
+    stream, field = ("static_kerr", "lockin_aux_in") if plan == "static_kerr" else ("primary", "lockin_x")
+    assert len(run.table(stream)[field]) == run.start["num_points"]
 
 
 def test_help_lists_plans_and_arguments_with_units(capsys):

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from femtospin.devices.drivers._serial import SerialLine
+from femtospin.devices.drivers import SerialLine
 
 
 class FakePort:
@@ -180,3 +180,25 @@ def line():
         return SerialLine("/dev/fake", serial_factory=lambda *a, **k: fake_cls(*a, **{**k, **kwargs}), timeout=0.05)
 
     return make
+
+
+class FakeSC10(FakePort):
+    """A Thorlabs SC10: echoes each command with CR, then the reply (queries), then the prompt ``> ``."""
+
+    def __init__(self, *args, enabled=False, refuse=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.enabled, self.mode, self.refuse = enabled, 1, set(refuse)
+
+    def answer(self, data: bytes) -> bytes:
+        command = data.decode().removesuffix("\r")
+        if command in self.refuse:
+            reply = "CMD_NOT_DEFINED"
+        elif command == "ens":
+            self.enabled, reply = not self.enabled, None
+        elif command == "ens?":
+            reply = str(int(self.enabled))
+        elif command.startswith("mode="):
+            self.mode, reply = int(command[5:]), None
+        else:
+            reply = "CMD_NOT_DEFINED"
+        return (command + "\r" + (reply + "\r" if reply is not None else "") + "> ").encode()

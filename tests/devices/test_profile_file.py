@@ -135,7 +135,7 @@ def test_example_profile_passes_the_checks_made_before_connecting():
     from femtospin.acquisition._profile_file import _check_entry
 
     doc = yaml.safe_load((PROFILES / "example.yaml").read_text())
-    assert set(doc["roles"]) == set(Table.ROLES)
+    assert set(doc["roles"]) == set(Table.ROLES) - set(Table.OPTIONAL_ROLES)  # the TR-MOKE roles may be left out
     problems = []
     for role, entry in doc["roles"].items():
         _check_entry(f"roles.{role}", role, entry, lambda where, problem: problems.append((where, problem)))
@@ -152,3 +152,49 @@ def test_attenuator_is_a_waveplate_on_a_rotation_axis(tmp_path):
     assert table.attenuator.max_fluence_mJcm2.get() == 1.5
     assert table.attenuator.angle_for(1.5 / 4) == pytest.approx(30.0)  # cos²(2·30°) = 1/4
     assert table.attenuator.mount.name == "attenuator_mount"
+
+
+def _moke_profile(tmp_path, edit=lambda d: None):
+    def moke(d):
+        d["detection"] = {"mode": "moke", "chop_factor": 0.45}
+        d["roles"]["pump_qwp"] = None
+        d["roles"]["analyser"] = {"class": "ESP301", "address": "GPIB0::2::INSTR", "axis": 2, "poll_s": 0.001,
+                                  "timeout_s": 2}
+        d["roles"]["shutter"] = {"class": "SC10", "address": "/dev/ttyUSB7", "switch_s": 0.0}
+        edit(d)
+
+    return _broken(tmp_path, moke)
+
+
+def test_a_moke_profile_names_its_detection_and_probe_side_devices(tmp_path):
+    from femtospin.devices import PumpShutter, RotationStage
+
+    from .conftest import FakeSC10
+
+    table = load_profile_file(_moke_profile(tmp_path), serial_factory=lambda *a, **k: FakeSC10(*a, **k))
+    assert table.metadata["detection"]["mode"] == "moke" and table.metadata["detection"]["chop_factor"] == 0.45
+    assert table.setup["detection"] == table.metadata["detection"]  # what the plans check
+    assert isinstance(table.shutter, PumpShutter) and isinstance(table.analyser, RotationStage)
+    table.shutter.set(1).wait(5)
+    assert table.shutter.open.get() == 1
+
+
+def test_an_eos_profile_records_its_crystal_by_default():
+    table = load_profile(str(SIM_VISA))
+    assert table.metadata["detection"] == {"mode": "eos", "crystal": "gap250", "probe_fwhm_fs": 20.0}
+
+
+@pytest.mark.parametrize("edit, entry, problem", [
+    (lambda d: d["roles"].update({"shutter": None}), "roles.shutter",
+     "a TR-MOKE table (detection: {mode: moke}) needs"),
+    (lambda d: d.update({"detection": {"mode": "faraday"}}), "detection", "must be {mode: eos"),
+    (lambda d: d.update({"detection": {"mode": "moke", "chop_factor": -1}}), "detection", "chop_factor (finite, > 0)"),
+    (lambda d: d["roles"].update({"shutter": {"class": "SR830", "address": "x"}}), "roles.shutter",
+     "cannot be the shutter; use one of SC10"),
+])
+def test_a_broken_moke_profile_is_one_line(tmp_path, edit, entry, problem):
+    from .conftest import FakeSC10
+
+    with pytest.raises(ProfileError) as err:
+        load_profile_file(_moke_profile(tmp_path, edit), serial_factory=lambda *a, **k: FakeSC10(*a, **k))
+    assert f": {entry}: " in str(err.value) and problem in str(err.value)

@@ -132,3 +132,11 @@ def test_pm100_power_and_wavelength():
         assert meter.power_W() == 0.0125
         assert meter.wavelength_nm() == 800.0
         meter.set_wavelength_nm(1030)
+
+
+def test_aux_input_1_reads_the_balanced_detectors_dc_level():
+    """TR-MOKE: the static Kerr signal is the DC difference on AUX input 1 (SR830 OAUX? 1, SR860 OAUX? 0)."""
+    with expected_protocol(SR830, [("OAUX?1;", "0.1234")]) as inst:
+        assert SR830LockIn(inst).aux_in() == 0.1234
+    with expected_protocol(SR860, [("OAUX? 0", "-0.0567")]) as inst:
+        assert SR860LockIn(inst).aux_in() == -0.0567
