@@ -33,7 +33,7 @@ ITEMS = [
     ("thz_emission", {"delays": DELAYS, "angles": [0.0, 360.0]}, "angles: 360.0 is given twice"),
     ("thz_emission", {"delays": DELAYS, "ramp_K_per_min": -5.0}, "ramp_K_per_min: -5.0 K/min is outside"),
     ("field_loop", {"delays": [100.0], "max_field_mT": 5.0, "step_mT": 1e-9}, "gives 2e+10 points"),
-    ("moke_scan", {"delays": DELAYS, "kerr": ["spin"]}, "kerr: 'spin' is not one of"),
+    ("moke_scan", {"delays": DELAYS, "kerr": ["rotation"]}, "TR-MOKE needs a MOKE table"),
 ]
 
 
