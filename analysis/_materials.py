@@ -24,6 +24,7 @@ is never fixed; its value here is what the simulator generates.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -37,13 +38,15 @@ class Material:
     Attributes
     ----------
     name : str
-    kind : {"ferromagnet", "insulating-ferromagnet", "normal-metal"}
+    kind : {"ferromagnet", "insulating-ferromagnet", "normal-metal", "spacer"}
     tau_es_fs, tau_ep_fs, R : float or None
         Ferromagnets: electron–spin and electron–phonon times alone, heat-capacity ratio.
     spin_hall_sign : int
         Normal metals: sign of θ_SH (reverses the emitted field).
     gamma_ep_factor : float
         Normal metals: Γ_ep of F|N over Γ_ep of F alone.
+    spin_length_nm : float or None
+        Spacers: the length over which a spin current crossing them decays, exp(−d/ℓ).
     tau_s_fs : (float, float) or None
         Normal metals where the spin current diffuses (§4c): spin relaxation felt by
         the current the ferromagnet's demagnetization injects, and by the photo-spin
@@ -58,6 +61,7 @@ class Material:
     spin_hall_sign: int = 0
     gamma_ep_factor: float = 1.0
     tau_s_fs: tuple[float, float] | None = None
+    spin_length_nm: float | None = None
 
 
 MATERIALS: dict[str, Material] = {m.name: m for m in (
@@ -66,6 +70,8 @@ MATERIALS: dict[str, Material] = {m.name: m for m in (
     Material("NiFe", "ferromagnet", 156.0, 500.0, R_METAL),  # decays ≈ 50 % more slowly than CoFeB
     Material("Co", "ferromagnet", 104.0, 400.0, R_METAL),
     Material("YIG", "insulating-ferromagnet"),
+    # Cu(1.9 nm) between YIG and Pt makes the spin Seebeck signal ≈ 6× smaller: ℓ = 1.9 nm / ln 6
+    Material("Cu", "spacer", spin_length_nm=1.9 / math.log(6.0)),
     Material("Pt", "normal-metal", spin_hall_sign=+1, gamma_ep_factor=1.2),
     Material("W", "normal-metal", spin_hall_sign=-1, gamma_ep_factor=1.2),
     # τ_s chosen two hundredfold apart: the photo-spin waveform's bandwidth is then about half (§4c)
@@ -98,6 +104,8 @@ class StackPhysics:
         Values the simulator generates for parameters that are fitted.
     sign : int
         Sign of the emitted field relative to CoFeB|Pt (θ_SH, layer order).
+    transmission : float
+        Fraction of the spin current that crosses the spacers between the magnet and N (1 without).
     photo : dict
         A layer where spin diffuses (Bi): the ``photo-spin`` model of the helicity-odd
         part, its fixed values and its truth, ``{"fixed": …, "truth": …}``; else empty.
@@ -110,6 +118,7 @@ class StackPhysics:
     fixed: dict = field(default_factory=dict)
     truth: dict = field(default_factory=dict)
     sign: int = 1
+    transmission: float = 1.0
     photo: dict = field(default_factory=dict)
 
     @property
@@ -140,7 +149,8 @@ def stack_physics(stack: str) -> StackPhysics:
     Parameters
     ----------
     stack : str
-        E.g. ``CoFeB(5)|Pt(3)``, ``CoFeB(5)``, ``NiFe(9)|Pt(3)``, ``YIG(3um)|Pt(5.5)``, ``Bi(20)|Co(5)``.
+        E.g. ``CoFeB(5)|Pt(3)``, ``CoFeB(5)``, ``NiFe(9)|Pt(3)``, ``YIG(3um)|Pt(5.5)``, ``Pt(5.5)|YIG(3um)``,
+        ``YIG(3um)|Cu(1.9)|Pt(5.5)``, ``Bi(20)|Co(5)``.
 
     Returns
     -------
@@ -156,16 +166,25 @@ def stack_physics(stack: str) -> StackPhysics:
     ferro = [m for m in mats if m.kind == "ferromagnet"]
     insulating = [m for m in mats if m.kind == "insulating-ferromagnet"]
     normal = [m for m in mats if m.kind == "normal-metal"]
+    spacers = [(m, d) for m, (_, d) in zip(mats, layers) if m.kind == "spacer"]
     if len(ferro) + len(insulating) != 1 or len(normal) > 1:
         raise ValueError(f"sample {stack!r}: the table describes one ferromagnet, alone or with one normal "
                          f"metal; this stack has {len(ferro) + len(insulating)} magnetic and {len(normal)} "
                          f"normal layers")
+    magnet = (ferro or insulating)[0]
+    if spacers and not (normal and all(
+            min(mats.index(magnet), mats.index(normal[0])) < mats.index(m) < max(mats.index(magnet),
+                                                                                 mats.index(normal[0]))
+            for m, _ in spacers)):
+        raise ValueError(f"sample {stack!r}: a spacer ({spacers[0][0].name}) sits between the magnet and the "
+                         "normal metal, e.g. YIG(3um)|Cu(1.9)|Pt(5.5)")
+    transmission = math.prod(math.exp(-d / m.spin_length_nm) for m, d in spacers)
     if insulating:
         if not normal:
             raise ValueError(f"sample {stack!r}: an insulating ferrimagnet alone emits no spin current")
         order = 1 if mats.index(insulating[0]) < mats.index(normal[0]) else -1
         return StackPhysics(stack, layers, "sse", "minus_angle", {}, dict(SSE_SHAPE),
-                            normal[0].spin_hall_sign * order)
+                            normal[0].spin_hall_sign * order, transmission)
     f = ferro[0]
     truth = {"tau_es_fs": f.tau_es_fs}
     if not normal:
@@ -175,11 +194,12 @@ def stack_physics(stack: str) -> StackPhysics:
     order = 1 if mats.index(f) < mats.index(n) else -1  # N|F reverses the current's direction
     fixed = {"tau_ep_fs": f.tau_ep_fs / n.gamma_ep_factor, "R": f.R}
     if n.tau_s_fs is None:
-        return StackPhysics(stack, layers, "spin-voltage", "minus_angle", fixed, truth, n.spin_hall_sign * order)
+        return StackPhysics(stack, layers, "spin-voltage", "minus_angle", fixed, truth, n.spin_hall_sign * order,
+                            transmission)
     # the current diffuses through N (Bi): the ferromagnet's spin voltage is known, N's relaxation is fitted
     thickness = layers[mats.index(n)][1]
     demag, photo = n.tau_s_fs
     return StackPhysics(stack, layers, "spin-diffusion", "minus_angle",
                         {**fixed, "tau_es_fs": f.tau_es_fs, "thickness_nm": thickness},
-                        {"tau_s_fs": demag}, n.spin_hall_sign * order,
-                        {"fixed": {"thickness_nm": thickness}, "truth": {"tau_s_fs": photo}})
+                        {"tau_s_fs": demag}, n.spin_hall_sign * order, transmission,
+                        photo={"fixed": {"thickness_nm": thickness}, "truth": {"tau_s_fs": photo}})

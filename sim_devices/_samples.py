@@ -71,6 +71,7 @@ class Sample:
     switching_width_mT: float = 0.5
     curie_K: float = 1000.0
     alpha: float = 0.5  # amplitude ∝ (T_C − T0)^α
+    beta: float = 0.5  # bulk magnetization ∝ (T_C − T0)^β (mean field); YIG|Pt's spin current has α ≈ 2 instead
     max_temperature_K: float = 600.0
     # TR-MOKE
     kerr_rotation_V: float = 0.05  # static Kerr signals at saturation in lock-in volts (what normalizes)
@@ -94,7 +95,14 @@ class Sample:
 
     def temperature_factor(self, temperature_K: float) -> float:
         """Amplitude relative to 300 K: ((T_C − T0)/(T_C − 300 K))^α, 0 above T_C."""
-        return float(np.clip((self.curie_K - temperature_K) / (self.curie_K - ROOM_K), 0, None) ** self.alpha)
+        return self._below_curie(temperature_K) ** self.alpha
+
+    def bulk_magnetization(self, temperature_K: float) -> float:
+        """Bulk magnetization relative to 300 K: ((T_C − T0)/(T_C − 300 K))^β, what a static Kerr signal follows."""
+        return self._below_curie(temperature_K) ** self.beta
+
+    def _below_curie(self, temperature_K: float) -> float:
+        return float(np.clip((self.curie_K - temperature_K) / (self.curie_K - ROOM_K), 0, None))
 
 
 def _physics(name: str) -> dict:
@@ -119,6 +127,21 @@ _CoFeB = Sample(
     demag_amplitude=2e-5, asymmetry_amplitude=1.5e-5, background=2e-5, coercive_mT=2.0,
 )
 
+_YIG_Pt = Sample(
+    "YIG(3um)|Pt(5.5)", "YIG(3 µm)|Pt(5.5 nm)", model="spin_seebeck", **_physics("YIG(3um)|Pt(5.5)"),
+    substrate="GGG 500 µm", cap="GGG 500 µm",
+    js_amplitude=3e-4, nernst_per_mT=3e-7, background=5e-6,
+    coercive_mT=1.0, switching_width_mT=0.2, curie_K=550.0, alpha=2.0, max_temperature_K=600.0,
+)
+
+
+def _spin_seebeck_variant(name: str, stack: str) -> Sample:
+    """YIG|Pt's spin Seebeck current in another stack: its sign (θ_SH, layer order) and spacers from the table."""
+    p = stack_physics(name)
+    return replace(_YIG_Pt, name=name, stack=stack, **_physics(name),
+                   js_amplitude=_YIG_Pt.js_amplitude * p.sign * p.transmission)
+
+
 LIBRARY: dict[str, Sample] = {
     s.name: s
     for s in (
@@ -137,12 +160,10 @@ LIBRARY: dict[str, Sample] = {
                 curie_K=850.0),
         replace(_CoFeB, name="NiFe(9)", stack="NiFe(9 nm)", **_physics("NiFe(9)"),
                 coercive_mT=0.5, switching_width_mT=0.1, curie_K=850.0),
-        Sample(
-            "YIG(3um)|Pt(5.5)", "YIG(3 µm)|Pt(5.5 nm)", model="spin_seebeck", **_physics("YIG(3um)|Pt(5.5)"),
-            substrate="GGG 500 µm", cap="GGG 500 µm",
-            js_amplitude=3e-4, nernst_per_mT=3e-7, background=5e-6,
-            coercive_mT=1.0, switching_width_mT=0.2, curie_K=550.0, alpha=2.0, max_temperature_K=600.0,
-        ),
+        _YIG_Pt,
+        _spin_seebeck_variant("YIG(3um)|W(5.5)", "YIG(3 µm)|W(5.5 nm)"),  # θ_SH < 0: reversed
+        _spin_seebeck_variant("Pt(5.5)|YIG(3um)", "Pt(5.5 nm)|YIG(3 µm)"),  # reversed order: reversed
+        _spin_seebeck_variant("YIG(3um)|Cu(1.9)|Pt(5.5)", "YIG(3 µm)|Cu(1.9 nm)|Pt(5.5 nm)"),  # ≈ 6× smaller
         Sample(
             "Co/Pt spin valve", "Pt(3)|Co(1)|Pt(4)|Co(1)|Pt(3) [nm]", model="spin_valve",
             tau_es_fs=100.0, tau_ep_fs=350.0, coercive_mT=8.0,

@@ -446,7 +446,7 @@ class SimTable:
         sample = self.sample_at_spot()
         if sample is None or self.detection.mode != "moke":
             return 0.0
-        m = float(np.mean([magnet.m for magnet in self.magnets]))
+        m = float(np.mean([magnet.m for magnet in self.magnets])) * sample.bulk_magnetization(self.temperature_K())
         w = np.cos(2 * np.radians(self.probe_qwp_deg)) ** 2
         return m * (w * sample.kerr_rotation_mrad + (1 - w) * sample.kerr_ellipticity_mrad)
 

@@ -210,3 +210,19 @@ def test_bi_co_quarter_wave_plate_sweep_returns_the_helicity_term():
     assert c / fit.value("L1") == pytest.approx(sample.helicity_amplitude / l1, rel=0.15)
     assert c / fit.value("L2") == pytest.approx(sample.helicity_amplitude / l2, rel=0.3)
     assert abs(c) > 20 * fit.stderr("C")
+
+
+def test_the_spin_seebeck_variants_show_their_published_signatures():
+    """YIG|W and Pt|YIG reverse the signal; a Cu(1.9 nm) spacer makes it ≈ 6× smaller (§4b)."""
+    amplitude = {}
+    for sample in ("YIG(3um)|Pt(5.5)", "YIG(3um)|W(5.5)", "Pt(5.5)|YIG(3um)", "YIG(3um)|Cu(1.9)|Pt(5.5)"):
+        r = run(measure(sample, seed=8), sample=sample)
+        assert r.fit.model == "sse" and 0.7 < r.fit.redchi < 1.4
+        amplitude[sample] = (r.fit.value("amplitude"), r.fit.stderr("amplitude"))
+    (pt, ept) = amplitude["YIG(3um)|Pt(5.5)"]
+    for reversed_ in ("YIG(3um)|W(5.5)", "Pt(5.5)|YIG(3um)"):
+        value, err = amplitude[reversed_]
+        assert value < 0 < pt and abs(value + pt) < 3 * np.hypot(err, ept)
+    cu, ecu = amplitude["YIG(3um)|Cu(1.9)|Pt(5.5)"]
+    ratio, eratio = pt / cu, pt / cu * np.hypot(ept / pt, ecu / cu)
+    assert abs(ratio - 6.0) < 3 * eratio and eratio < 1.0

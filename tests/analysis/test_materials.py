@@ -63,5 +63,14 @@ def test_the_simulator_generates_what_the_fits_hold_fixed(name):
 
 
 def test_every_material_is_of_a_known_kind():
-    assert {m.kind for m in MATERIALS.values()} <= {"ferromagnet", "insulating-ferromagnet", "normal-metal"}
+    assert {m.kind for m in MATERIALS.values()} <= {"ferromagnet", "insulating-ferromagnet", "normal-metal", "spacer"}
+    assert all(m.spin_length_nm > 0 for m in MATERIALS.values() if m.kind == "spacer")
     assert all(m.tau_es_fs and m.tau_ep_fs and 0 < m.R <= 1 for m in MATERIALS.values() if m.kind == "ferromagnet")
+
+
+def test_a_spacer_passes_part_of_the_spin_current_and_sits_between_magnet_and_metal():
+    assert stack_physics("YIG(3um)|Cu(1.9)|Pt(5.5)").transmission == pytest.approx(1 / 6)
+    assert stack_physics("YIG(3um)|Pt(5.5)").transmission == 1.0
+    assert stack_physics("YIG(3um)|W(5.5)").sign == -1 and stack_physics("Pt(5.5)|YIG(3um)").sign == -1
+    with pytest.raises(ValueError, match="a spacer \\(Cu\\) sits between the magnet and the normal metal"):
+        stack_physics("Cu(1.9)|YIG(3um)|Pt(5.5)")

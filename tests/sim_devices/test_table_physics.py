@@ -572,3 +572,21 @@ def test_spin_valve_accumulation_from_p_and_ap_states():
     assert np.allclose(ref, s.layers[1].accumulation * shape, atol=1e-9)
     # the normalized rotation alone still holds the (much larger) demagnetization
     assert np.max(np.abs(rotation_p - mu_p)) > 3 * np.max(np.abs(mu_p))
+
+
+def test_the_bulk_magnetization_and_the_spin_current_follow_t_c_with_their_own_exponents():
+    """YIG|Pt: the THz amplitude goes as (T_C − T)^2, the bulk magnetization (static Kerr) as (T_C − T)^0.5."""
+    s = get_sample("YIG(3um)|Pt(5.5)")
+    temps = np.array([320.0, 400.0, 480.0, 540.0])
+    x = np.log((s.curie_K - temps) / (s.curie_K - 300.0))
+    signal = [s.temperature_factor(T) for T in temps]
+    bulk = [s.bulk_magnetization(T) for T in temps]
+    assert np.polyfit(x, np.log(signal), 1)[0] == pytest.approx(2.0)
+    assert np.polyfit(x, np.log(bulk), 1)[0] == pytest.approx(0.5)
+    assert s.bulk_magnetization(600.0) == 0.0
+    # the static Kerr signal a MOKE table reads follows the bulk magnetization
+    table = make("YIG(3um)|Pt(5.5)", detection=Detection(mode="moke"))
+    saturate(table, +1)
+    room = table.static_kerr_mrad()
+    table.thermal = type(table.thermal)(480.0, lag_s=1.0)
+    assert table.static_kerr_mrad() / room == pytest.approx(s.bulk_magnetization(480.0))
