@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from femtospin import analysis
-from femtospin.sim_devices import CHOP_FACTOR, Detection, Noise, SimClock, SimTable, get_sample
-from femtospin.sim_devices import Sample
+from femtospin.sim_devices import CHOP_FACTOR, Detection, Noise, Sample, SimClock, SimTable, get_sample
 
 QWP = {"rotation": 0.0, "ellipticity": 45.0}
 CAL_DEG = 0.05  # analyser offset of the calibration (the probe turns by 0.1°)
