@@ -29,6 +29,7 @@ from femtospin import analysis
 from ._cli import background
 from ._describe import delay_field, label
 from ._live_moke import MokeStrategy, is_moke, summary_lines, write_moke_report
+from ._live_series import SeriesResult, plot_series, series_kind, series_lines, series_result
 from ._storage import RunWriter, checked_uid
 
 SYMMETRY = ("magnetization", "angle_deg", "helicity")  # conditions the components are formed from
@@ -66,11 +67,12 @@ class LiveState:
     finished_at: float | None = None
     report: Path | None = None
     error: str = ""
+    series: SeriesResult | None = None  # a series plan's result, at the end of the run
 
     @property
     def summary(self) -> list[str]:
-        """Lines printed after the fit lines (TR-MOKE: static Kerr signals, spin accumulation)."""
-        return summary_lines(self.results)
+        """Lines printed after the fit lines (TR-MOKE: static Kerr signals, spin accumulation; a series' fit)."""
+        return summary_lines(self.results) + series_lines(self.series)
 
 
 def analysis_options(start: dict) -> dict | None:
@@ -174,8 +176,11 @@ class LiveAnalysis:
         self._last_key = None
         self.state = LiveState(start=doc)
         delays = (doc.get("plan_args") or {}).get("delays") or []
-        self._live = self._moke.live if self._moke is not None else (
-            self._options is not None and len(set(delays)) >= MIN_DELAYS)  # waveforms, not single delays
+        series = series_kind(doc)
+        # single-delay series (field loop, QWP sweep) have no waveform to fit, only their series at the end
+        self._series_only = self._moke is None and series is not None and len(set(delays)) < MIN_DELAYS
+        self._live = self._moke.live if self._moke is not None else (self._series_only or (
+            self._options is not None and len(set(delays)) >= MIN_DELAYS))  # waveforms, not single delays
         if self._live:
             self._done.clear()
             self._closing = False
@@ -215,6 +220,8 @@ class LiveAnalysis:
             self._submit(final=True)
 
     def _submit(self, final: bool) -> None:
+        if self._series_only and not final:
+            return  # nothing to refit before the series is complete
         snapshot = _Snapshot({k: np.asarray(v) for k, v in self._rows.items()}, final)
         with self._cv:
             self.requests += 1
@@ -260,10 +267,12 @@ class LiveAnalysis:
                 if self._closing:
                     return
                 snap, self._pending = self._pending, None
-            results = self._fit(snap)
+            results = [] if self._series_only else self._fit(snap)
             if self._closing:
                 return
             self.state.results, self.state.rows, self.state.conditions = results, snap.rows, self._conditions
+            if snap.final:
+                self.state.series = series_result(self.state.start, results, snap.rows)
             self.state.fits_done += 1
             bundle = self._store(bundle, results, snap.final)
             if snap.final:
@@ -317,6 +326,12 @@ class LiveAnalysis:
             self._writer("descriptor", desc.descriptor_doc)
             bundle = (run, desc)
         run, desc = bundle
+        if final and self.state.series is not None:
+            series = run.compose_descriptor(name="series", data_keys={
+                "result_json": {"source": "femtospin.live", "dtype": "string", "shape": []}})
+            self._writer("descriptor", series.descriptor_doc)
+            data = {"result_json": json.dumps(self.state.series.to_dict())}
+            self._writer("event", series.compose_event(data=data, timestamps=dict.fromkeys(data, time.time())))
         now = time.time()
         for r in results:
             data = {"group": json.dumps(r.group), "n_points": r.n_points, "final": final, "error": r.error,
@@ -369,21 +384,47 @@ def write_report(state: LiveState, directory: Path) -> Path | None:
 
     done = [r for r in state.results if r.result is not None]
     if not done:
-        return None
+        return _write_series_report(state, directory) if state.series is not None else None
     start = state.start
-    fig = Figure(figsize=(12, 11), constrained_layout=True)
+    series = state.series is not None
+    fig = Figure(figsize=(12, 15 if series else 11), constrained_layout=True)
     FigureCanvasAgg(fig)
-    axes = fig.subplot_mosaic([["raw", "comp"], ["js", "table"], ["fit", "table"], ["resid", "table"]],
-                              height_ratios=[1.0, 1.0, 1.0, 0.45])
+    layout = [["raw", "comp"], ["js", "table"], ["fit", "table"], ["resid", "table"]]
+    heights = [1.0, 1.0, 1.0, 0.45]
+    if series:  # the series panel: each point's fitted amplitude against the series' variable, fit, residuals
+        layout, heights = layout + [["series", "series_resid"]], heights + [1.0]
+    axes = fig.subplot_mosaic(layout, height_ratios=heights)
     main = done[0].result
     _plot_waveforms(axes, state, main)
     _plot_spin_current(axes["js"], done, main)
     _plot_fit(axes["fit"], axes["resid"], main)
+    if series:
+        plot_series(axes["series"], axes["series_resid"], state.series)
     axes["table"].axis("off")
-    text = [part for line in report_lines(state) for part in textwrap.wrap(line, WRAP, subsequent_indent="  ") or [""]]
+    text = [part for line in report_lines(state) + series_lines(state.series)
+            for part in textwrap.wrap(line, WRAP, subsequent_indent="  ") or [""]]
     axes["table"].text(0, 1, "\n".join(text), va="top", family="monospace", fontsize=7.5)
+    return _save(fig, directory, start["uid"])
+
+
+def _write_series_report(state: LiveState, directory: Path) -> Path:
+    """A single-delay series (field loop, QWP sweep): the series, its fit and residuals, and the fit's lines."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 6), constrained_layout=True)
+    FigureCanvasAgg(fig)
+    axes = fig.subplot_mosaic([["series", "table"], ["resid", "table"]], height_ratios=[1.0, 0.4])
+    plot_series(axes["series"], axes["resid"], state.series)
+    axes["table"].axis("off")
+    text = [part for line in series_lines(state.series) for part in textwrap.wrap(line, WRAP, subsequent_indent="  ")]
+    axes["table"].text(0, 1, "\n".join(text), va="top", family="monospace", fontsize=7.5)
+    return _save(fig, directory, state.start["uid"])
+
+
+def _save(fig, directory: Path, uid: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    path = report_path(directory, start["uid"])
+    path = report_path(directory, uid)
     tmp = path.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=110)
     os.replace(tmp, path)

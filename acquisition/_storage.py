@@ -204,6 +204,16 @@ class StoredRun:
         files = sorted(self.path.parent.glob(f"{self.uid}{ANALYSIS_INFIX}*.jsonl"), key=lambda p: p.stat().st_mtime)
         return final_fits(read_run_file(files[-1]).table("fit")) if files else []
 
+    def series(self) -> dict | None:
+        """The series result stored with this run by the live analysis (newest analysis), if it is a series."""
+        files = sorted(self.path.parent.glob(f"{self.uid}{ANALYSIS_INFIX}*.jsonl"), key=lambda p: p.stat().st_mtime)
+        if not files:
+            return None
+        analysis_run = read_run_file(files[-1])
+        if "series" not in analysis_run.streams:
+            return None
+        return json.loads(str(analysis_run.table("series")["result_json"][-1]))
+
     def config(self, stream: str = "primary") -> dict[str, dict]:
         """Device configuration recorded in the stream's descriptor: {device: {key: value}}."""
         conf = self._descriptors(stream)[0].get("configuration", {})

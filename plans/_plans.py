@@ -209,20 +209,31 @@ def moke_scan(lockin, stage, delays, *, probe_qwp, kerr=("rotation",), magnet=No
 
 
 def temperature_series(lockin, stage, delays, temperatures, *, heater, magnet=None, magnetization=(1, -1),
+                       sample_rotation=None, angles=(), power_meter=None, repeats: int = 1,
                        ramp_K_per_min: float | None = None, setup: dict | None = None, **kwargs) -> Measurement:
-    """±M sweeps at each temperature; each setpoint is reached at the limited ramp and held stable."""
+    """±M sweeps at each temperature; each setpoint is reached at the limited ramp and held stable.
+
+    With ``angles`` 0,180 the sample is turned too (F|N physics is in S−), with
+    ``repeats`` ≥ 2 each point's amplitude error includes the drift between
+    sweeps, and the pump power is recorded where the table has a power meter:
+    the series fit (T_C, α) is only as honest as those errors.
+    """
     _nonempty("temperatures", temperatures, "K")
     return thz_emission(lockin, stage, delays, heater=heater, magnet=magnet, temperatures=temperatures,
-                        magnetization=magnetization, ramp_K_per_min=ramp_K_per_min, setup=setup,
+                        magnetization=magnetization, sample_rotation=sample_rotation, angles=angles,
+                        power_meter=power_meter, repeats=repeats, ramp_K_per_min=ramp_K_per_min, setup=setup,
                         plan_name="temperature_series", **kwargs)
 
 
 def fluence_series(lockin, stage, delays, fluences, *, attenuator, magnet=None, magnetization=(1, -1),
+                   sample_rotation=None, angles=(), power_meter=None, repeats: int = 1,
                    setup: dict | None = None, **kwargs) -> Measurement:
-    """±M sweeps at each pump fluence (mJ/cm²)."""
+    """±M sweeps at each pump fluence (mJ/cm²); ``angles``, ``repeats`` and the power meter as in
+    :func:`temperature_series`."""
     _nonempty("fluences", fluences, "mJ/cm²")
     return thz_emission(lockin, stage, delays, attenuator=attenuator, magnet=magnet, fluences=fluences,
-                        magnetization=magnetization, setup=setup, plan_name="fluence_series", **kwargs)
+                        magnetization=magnetization, sample_rotation=sample_rotation, angles=angles,
+                        power_meter=power_meter, repeats=repeats, setup=setup, plan_name="fluence_series", **kwargs)
 
 
 def field_loop(lockin, stage, magnet, delays, *, max_field_mT: float, step_mT: float, power_meter=None,

@@ -1,0 +1,68 @@
+"""Series plans end in their physical result: extracted, fitted, stored with the run, printed, drawn."""
+
+import numpy as np
+import pytest
+
+from femtospin.acquisition import Session, load_run, sim_profile
+from femtospin.acquisition._live_series import series_lines
+from femtospin.plans import field_loop, fluence_series, qwp_sweep, temperature_series
+from femtospin.sim_devices import get_sample
+
+
+def _run(tmp_path, table, plan):
+    session = Session(table, tmp_path, live=True, report_dir=tmp_path)
+    (uid,) = session.run(plan)
+    assert session.live.wait(120)
+    state = session.live.state
+    assert state.series is not None and state.report is not None and state.report.exists()
+    stored = load_run(uid, tmp_path).series()
+    assert stored == state.series.to_dict()  # stored with the run as it was printed
+    return state.series
+
+
+def _within(fit, name, truth, k=2.0):
+    p = fit.params[name]
+    return abs(p["value"] - truth) < k * p["stderr"]
+
+
+def test_a_temperature_series_gives_t_c_and_alpha_within_their_errors(tmp_path):
+    t = sim_profile("YIG(3um)|Pt(5.5)", fast=True, seed=4)
+    series = _run(tmp_path, t, temperature_series(
+        t.lockin, t.stage, np.arange(-1100.0, 900.0, 40.0), [300.0, 400.0, 450.0, 500.0], heater=t.heater,
+        magnet=t.magnet, sample_rotation=t.sample_rotation, angles=(0.0, 180.0), power_meter=t.power_meter,
+        repeats=2))
+    sample = get_sample("YIG(3um)|Pt(5.5)")
+    assert series.kind == "temperature" and series.x.tolist() == [300.0, 400.0, 450.0, 500.0]
+    assert _within(series.fit, "T_C_K", sample.curie_K), series.fit.params
+    assert _within(series.fit, "alpha", sample.alpha), series.fit.params
+    assert series.fit.p_value > 1e-3
+    assert any(line.startswith("series temperature: T_C_K=") for line in series_lines(series))
+
+
+def test_a_field_loop_gives_the_coercive_field_and_the_sign_change(tmp_path):
+    t = sim_profile("CoFeB(5)|Pt(3)", fast=True, seed=5)
+    series = _run(tmp_path, t, field_loop(t.lockin, t.stage, t.magnet, [100.0], max_field_mT=6.0, step_mT=0.5))
+    sample = get_sample("CoFeB(5)|Pt(3)")
+    assert set(series.branch.tolist()) == {"down", "up"}
+    assert np.sign(series.y.max()) != np.sign(series.y.min())  # the loop reverses the signal
+    assert series.fit.value("coercive_mT") == pytest.approx(sample.coercive_mT, rel=0.1)
+    assert series.stderr is None and "errors from the scatter about the fit" in series_lines(series)[1]
+
+
+def test_a_qwp_sweep_separates_the_helicity_term(tmp_path):
+    t = sim_profile("Bi(100)|Co(5)", fast=True, seed=6)
+    series = _run(tmp_path, t, qwp_sweep(t.lockin, t.stage, t.pump_qwp, [15.0], list(np.arange(0.0, 180.0, 10.0))))
+    sample = get_sample("Bi(100)|Co(5)")
+    l1, _ = sample.linear_qwp
+    assert series.fit.value("C") / series.fit.value("L1") == pytest.approx(sample.helicity_amplitude / l1, rel=0.2)
+
+
+def test_a_fluence_series_is_linear_and_says_so(tmp_path):
+    t = sim_profile("CoFeB(5)|Pt(3)", fast=True, seed=7)
+    series = _run(tmp_path, t, fluence_series(
+        t.lockin, t.stage, np.arange(-1100.0, 900.0, 40.0), [0.05, 0.1, 0.15, 0.2], attenuator=t.attenuator,
+        magnet=t.magnet, power_meter=t.power_meter, repeats=2))
+    fit = series.fit
+    assert fit.value("slope") > 0 and fit.extra["linearity"]["linear"]
+    assert series.y == pytest.approx(fit.value("slope") * series.x + fit.value("intercept"),
+                                     abs=4 * float(np.max(series.stderr)))
