@@ -16,7 +16,7 @@ import sys
 # command: (module that registers it, one-line help for the command list)
 COMMANDS = {
     "demo": (None, "measure CoFeB(5)|Pt(3) at ±M × 0°/180° on the simulated table, fitted live"),
-    "run": ("._cmd_run", "run a measurement plan on a table"),
+    "run": ("._run_options", "run a measurement plan on a table"),
     "analyze": ("._cmd_analysis", "deconvolve and fit a waveform file (long-format CSV)"),
     "fit-series": ("._cmd_analysis", "fit a series of scalar results (temperature, qwp, field, fluence)"),
     "ls": ("._cmd_catalog", "list stored runs (filter by sample, plan, date)"),
@@ -62,7 +62,7 @@ def _demo(args) -> int:
 
 
 def _register_demo(sub) -> None:
-    from . import _cmd_catalog, _cmd_run
+    from . import _cmd_catalog, _run_options
 
     demo = sub.add_parser("demo", help=COMMANDS["demo"][1])
     demo.add_argument("--fast", action="store_true", help="accelerated simulated clock (skips every wait)")
@@ -70,7 +70,7 @@ def _register_demo(sub) -> None:
     _cmd_catalog.catalog_option(demo)
     demo.add_argument("--out", help="where the report PNG goes (default: the data directory)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _cmd_run.debug_option(demo)
+    _run_options.debug_option(demo)
     demo.set_defaults(func=_demo)
 
 

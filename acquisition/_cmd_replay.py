@@ -25,7 +25,8 @@ from femtospin.sim_devices import Detection, PlaybackTable, Pump, apply_configur
 
 from ._catalog import parse_catalog
 from ._cmd_catalog import catalog_option, data_dir_option
-from ._cmd_run import ARGS, LIVE_TIMEOUT_S, plan_kwargs
+from ._cmd_run import LIVE_TIMEOUT_S, plan_kwargs
+from ._run_options import ARGS
 from ._describe import delay_field, fit_line, label
 from ._live import mean_waveforms
 from ._profiles import Table, sim_profile
