@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import re
 import sys
@@ -25,6 +26,21 @@ COMMANDS = {
     "replay": ("._cmd_replay", "re-run a stored run's plan on the simulated table, or play its data back"),
     "serve": ("._serve", "queue server for remote clients (bluesky-queueserver)"),
 }
+
+# commands that need an optional part of the install: (extra, the modules it provides)
+EXTRAS = {"serve": ("queue", ("bluesky_queueserver", "bluesky_queueserver_api", "redis"))}
+
+
+def missing_extra(command: str) -> str | None:
+    """A one-line error if ``command`` needs an extra that is not installed, else None."""
+    if command not in EXTRAS:
+        return None
+    extra, modules = EXTRAS[command]
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    return (f"error: `femtospin {command}` needs the {extra} extra ({', '.join(missing)} not installed): "
+            f"pip install 'femtospin[{extra}]'")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -125,6 +141,9 @@ def _library_logs(debug: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = _attach_negative_values(sys.argv[1:] if argv is None else list(argv))
     args = build_parser(_command(argv)).parse_args(argv)
+    if (error := missing_extra(args.command)) is not None:
+        print(error, file=sys.stderr)
+        return 2
     _library_logs(getattr(args, "debug", False))
     return args.func(args)
 
