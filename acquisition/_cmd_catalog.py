@@ -330,8 +330,11 @@ def gridded(start: dict, primary, data_keys: dict):
             continue
         array = np.full(shape, np.nan)
         array.flat[cell] = column.astype(float)  # a cell never measured is NaN
-        units = (data_keys.get(name) or {}).get("units") or ("s since 1970" if name == "time" else "")
-        out[name] = (dims, array, {"units": units} if units else {})
+        units = (data_keys.get(name) or {}).get("units") or ("s" if name == "time" else "")
+        attrs = {"units": units} if units else {}
+        if name == "time":  # not "s since 1970-01-01": readers would turn it into dates at their own precision
+            attrs["long_name"] = "when the point was measured, seconds since 1970-01-01 UTC"
+        out[name] = (dims, array, attrs)
     coords = {"delay_fs": ("delay_fs", grid, {"units": "fs", "long_name": "planned pump-probe delay"}),
               **{c: (c, values[c], {"units": CONDITION_UNITS[c]} if c in CONDITION_UNITS else {}) for c in conds}}
     return xr.Dataset(out, coords=coords)

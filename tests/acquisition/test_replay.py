@@ -117,8 +117,12 @@ def test_bad_input_exits_2_naming_the_problem_before_anything_is_written(tmp_pat
     if case == "corrupt":
         (tmp_path / "abcdef01-0000.jsonl").write_text(json.dumps(["start", start]) + "\n{oops\n" + "[]\n")
     elif case == "sample":  # a real table's run: the sample is what the operator called it
-        write_run(tmp_path / "abcdef01-0000.jsonl", [["start", {**start, "sample": {"name": "wafer 17",
-                                                                                     "stack": "wafer 17"}}]])
+        desc = {"uid": "d1", "name": "primary", "run_start": start["uid"],
+                "data_keys": {"stage_delay": {}, "lockin_x": {}}}
+        event = {"descriptor": "d1", "seq_num": 1, "time": 0, "data": {"stage_delay": 0.0, "lockin_x": 1.0}}
+        write_run(tmp_path / "abcdef01-0000.jsonl", [
+            ["start", {**start, "profile": "lab.yaml", "sample": {"name": "wafer 17", "stack": "wafer 17"}}],
+            ["descriptor", desc], ["event", event]])
     elif case == "plan":
         write_run(tmp_path / "abcdef01-0000.jsonl", [["start", {**start, "plan_name": "bogus"}]])
     elif case == "no-primary":
