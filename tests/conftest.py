@@ -9,6 +9,8 @@ import pytest
 from femtospin.acquisition import Session, sim_profile
 from femtospin.sim_devices import Noise
 
+pytest_plugins = ["pytester"]  # tests/test_conftest.py runs a test session of its own
+
 # Commands default to the embedded catalog; tests that are about the catalog ask for it. Its ingest
 # services (child processes, which inherit these) stop soon after a test and retry quickly.
 os.environ["FEMTOSPIN_CATALOG"] = "off"
