@@ -116,8 +116,9 @@ def _running(target: Target) -> bool:
     return locked(target.file("service", "lock"))
 
 
-def ensure_service(target: Target) -> None:
-    """Start the ingest service for ``target`` unless one is running, and tell it there is work.
+def ensure_service(target: Target) -> bool:
+    """Start the ingest service for ``target`` unless one is running, and tell it there is work; True if
+    it started one.
 
     Cheap and non-blocking (a lock probe, a touch, at most a process spawn), so it
     may be called from a RunEngine callback.
@@ -125,7 +126,7 @@ def ensure_service(target: Target) -> None:
     target.folder.mkdir(parents=True, exist_ok=True)
     target.file("service", "poke").touch()
     if _running(target):
-        return
+        return False
     cmd = [sys.executable, "-c", "import sys; from femtospin.acquisition._catalog import _main; sys.exit(_main())",
            str(target.data_dir),
            "--linger", str(linger_s())]
@@ -136,6 +137,7 @@ def ensure_service(target: Target) -> None:
     # its own session: Ctrl-C at the terminal stops the measurement, not the ingest of what was measured
     with open(target.file("service", "log"), "ab") as log:
         subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env)
+    return True
 
 
 def read_status(target: Target) -> dict | None:
@@ -155,7 +157,7 @@ def wait_synced(target: Target, timeout_s: float = STARTUP_TIMEOUT_S) -> dict:
     CatalogError
         The service did not start or did not finish a pass in time.
     """
-    ensure_service(target)
+    was_running = not ensure_service(target)
     asked = time.time()
     deadline, progress = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
@@ -164,6 +166,10 @@ def wait_synced(target: Target, timeout_s: float = STARTUP_TIMEOUT_S) -> dict:
             return status
         if status and status.get("ingested") != progress:  # a long backlog: wait while it moves
             progress, deadline = status.get("ingested"), time.monotonic() + timeout_s
+        if _running(target):
+            was_running = True
+        elif was_running and status is None:  # it left (idle) just as we asked: start another
+            was_running = not ensure_service(target)
         time.sleep(0.1)
     log = target.file("service", "log")
     raise CatalogError(f"the catalog service for {target.data_dir} did not answer within {timeout_s:g} s "

@@ -4,12 +4,24 @@ import time
 import uuid
 from pathlib import Path
 
+import bluesky.utils
 import pytest
 
 from femtospin.acquisition import Session, sim_profile
 from femtospin.sim_devices import Noise
 
 pytest_plugins = ["pytester"]  # tests/test_conftest.py runs a test session of its own
+
+
+def _plan_without_stack(self, f, *args, **kwargs):
+    self._iter = f(*args, **kwargs)
+    self._stack = None
+
+
+# bluesky's @plan formats the caller's stack on every plan call (bps.mv, trigger_and_read, …), only to warn if
+# a plan is never iterated: on the simulated table that is half the RunEngine's CPU time. No test relies on the
+# warning; the tests' own processes skip it (commands they start as subprocesses keep it).
+bluesky.utils.Plan.__init__ = _plan_without_stack
 
 # Commands default to the embedded catalog; tests that are about the catalog ask for it. Its ingest
 # services (child processes, which inherit these) stop soon after a test and retry quickly.

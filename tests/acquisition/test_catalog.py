@@ -357,3 +357,25 @@ def test_an_unreachable_catalog_is_one_line_and_starts_no_service(tmp_path, caps
     assert code == 1 and out == ""
     assert len(err.strip().splitlines()) == 1 and "does not answer" in err and "labsecret" not in err
     assert not (tmp_path / "data" / "catalog").exists()  # no service was started for it
+
+
+def test_a_client_whose_service_leaves_as_it_asks_starts_another(catalogued, monkeypatch):
+    """The service may stop for being idle just after a client found it running; the client must not wait
+    for a service that is gone."""
+    from femtospin.acquisition import _catalog
+
+    target = catalogued["target"]
+    wait_synced(target)
+    real, calls = _catalog.ensure_service, []
+
+    def leaves_right_after(t):
+        started = real(t)
+        calls.append(started)
+        if len(calls) == 1:
+            assert not started  # it was running when asked
+            stop_service(t)  # … and leaves before answering
+        return started
+
+    monkeypatch.setattr(_catalog, "ensure_service", leaves_right_after)
+    status = wait_synced(target, timeout_s=30)
+    assert status["pass_done"] and calls == [False, True]
