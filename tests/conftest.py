@@ -4,11 +4,17 @@ import time
 import uuid
 from pathlib import Path
 
-import bluesky.utils
-import pytest
+# One BLAS thread per process, set before numpy loads (child processes inherit it): the suite runs many small
+# linear-algebra problems, and OpenBLAS threads spinning for a core that other work holds make them many times
+# slower on a busy machine.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from femtospin.acquisition import Session, sim_profile
-from femtospin.sim_devices import Noise
+import bluesky.utils  # noqa: E402 — numpy loads from here on
+import pytest  # noqa: E402
+
+from femtospin.acquisition import Session, sim_profile  # noqa: E402
+from femtospin.sim_devices import Noise  # noqa: E402
 
 pytest_plugins = ["pytester"]  # tests/test_conftest.py runs a test session of its own
 
