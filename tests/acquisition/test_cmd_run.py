@@ -351,3 +351,18 @@ def test_a_long_run_goes_ahead_when_confirmed(fast_table, monkeypatch):
     _cmd_run.check_duration(10.0, confirmed=True)
     with pytest.raises(ValueError, match="--confirm-long"):
         _cmd_run.check_duration(10.0, confirmed=False)
+
+
+def test_profile_file_metadata_gives_the_defaults_and_the_options_override_them():
+    from femtospin.acquisition import Table
+    from femtospin.acquisition._cmd_run import apply_metadata
+
+    table = Table(stage=None, lockin=None, metadata={"profile": "lab.yaml", "sample": "CoFeB(5)|Pt(3)",
+                                                     "operator": "ann", "note": "default note"})
+    apply_metadata(table, None, "bob", None)
+    assert table.metadata["sample"] == {"name": "CoFeB(5)|Pt(3)", "stack": "CoFeB(5 nm)|Pt(3 nm)",
+                                        "substrate": "glass 500 µm", "cap": "glass 500 µm"}  # the library's entry
+    assert table.metadata["operator"] == "bob" and table.metadata["note"] == "default note"
+    apply_metadata(table, "wafer 17", None, "realigned")
+    assert table.metadata["sample"] == {"name": "wafer 17", "stack": "wafer 17", "substrate": None, "cap": None}
+    assert table.metadata["note"] == "realigned"
