@@ -116,8 +116,9 @@ def _running(target: Target) -> bool:
     return locked(target.file("service", "lock"))
 
 
-def ensure_service(target: Target) -> None:
-    """Start the ingest service for ``target`` unless one is running, and tell it there is work.
+def ensure_service(target: Target) -> bool:
+    """Start the ingest service for ``target`` unless one is running, and tell it there is work; True if
+    it started one.
 
     Cheap and non-blocking (a lock probe, a touch, at most a process spawn), so it
     may be called from a RunEngine callback.
@@ -125,7 +126,7 @@ def ensure_service(target: Target) -> None:
     target.folder.mkdir(parents=True, exist_ok=True)
     target.file("service", "poke").touch()
     if _running(target):
-        return
+        return False
     cmd = [sys.executable, "-c", "import sys; from femtospin.acquisition._catalog import _main; sys.exit(_main())",
            str(target.data_dir),
            "--linger", str(linger_s())]
@@ -136,6 +137,7 @@ def ensure_service(target: Target) -> None:
     # its own session: Ctrl-C at the terminal stops the measurement, not the ingest of what was measured
     with open(target.file("service", "log"), "ab") as log:
         subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env)
+    return True
 
 
 def read_status(target: Target) -> dict | None:
@@ -155,7 +157,7 @@ def wait_synced(target: Target, timeout_s: float = STARTUP_TIMEOUT_S) -> dict:
     CatalogError
         The service did not start or did not finish a pass in time.
     """
-    ensure_service(target)
+    was_running = not ensure_service(target)
     asked = time.time()
     deadline, progress = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
@@ -164,6 +166,10 @@ def wait_synced(target: Target, timeout_s: float = STARTUP_TIMEOUT_S) -> dict:
             return status
         if status and status.get("ingested") != progress:  # a long backlog: wait while it moves
             progress, deadline = status.get("ingested"), time.monotonic() + timeout_s
+        if _running(target):
+            was_running = True
+        elif was_running and status is None:  # it left (idle) just as we asked: start another
+            was_running = not ensure_service(target)
         time.sleep(0.1)
     log = target.file("service", "log")
     raise CatalogError(f"the catalog service for {target.data_dir} did not answer within {timeout_s:g} s "
@@ -179,6 +185,35 @@ def stop_service(target: Target, timeout_s: float = 20.0) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGTERM)
         time.sleep(0.05)
+
+
+def probe_timeout_s() -> float:
+    return _setting("PROBE_S", 5.0)  # how long a command waits for a lab's server to answer at all
+
+
+def probe(target: Target, timeout_s: float | None = None) -> None:
+    """Check that a lab's Tiled server answers at all, before a command waits on it.
+
+    One request with a short timeout, from the command's own process: an unreachable or
+    hung server is one line within seconds (a Tiled client retries for up to 45 s), and no
+    ingest service is started for it. Any HTTP answer (even 401) counts: the server is there.
+
+    Raises
+    ------
+    CatalogError
+        No answer within ``timeout_s``.
+    """
+    import httpx
+
+    if target.uri is None:
+        return
+    timeout_s = probe_timeout_s() if timeout_s is None else timeout_s
+    try:
+        httpx.get(target.uri, timeout=timeout_s, follow_redirects=True)
+    except httpx.HTTPError as exc:
+        why = f"no answer within {timeout_s:g} s" if isinstance(exc, httpx.TimeoutException) else str(exc)
+        raise CatalogError(f"the catalog at {_public(target.uri)} does not answer ({why}); runs stay in "
+                           f"{target.data_dir} and go in when it is back") from None
 
 
 class _FamiliesOnly(Mapping):
@@ -279,6 +314,8 @@ class Ingester:
         self.damaged: dict[str, str] = {}  # what of an ingested file was left out -> the file
         self.waiting: list[str] = []  # files still being written or not yet ingested
         self.error: str | None = None  # why the catalog could not be used in the last pass
+        self.writing = False  # the last pass saw a run file still being written
+        self.progressed = False  # the last pass ingested something
         self.ingested = set(target.ledger_path.read_text().split()) if target.ledger_path.exists() else set()
 
     def sync(self, report=lambda: None) -> bool:
@@ -287,6 +324,7 @@ class Ingester:
         ``report()`` is called once what is pending is known, before the catalog is asked anything.
         """
         self.waiting = []
+        self.writing, self.progressed = False, False
         todo = []
         for path in self.target.data_dir.glob("*.jsonl"):
             if path.name in self.ingested:
@@ -297,6 +335,7 @@ class Ingester:
             self.failed.pop(path.name, None)
             if locked(path):
                 self.waiting.append(path.name)
+                self.writing = True
             else:
                 todo.append(path)
         todo.sort(key=_order)
@@ -310,6 +349,7 @@ class Ingester:
             else:
                 self.damaged.update(dict.fromkeys(problems, path.name))
             if (docs is None or docs[-1][0] != "stop") and locked(path):
+                self.writing = True
                 continue  # created but not yet locked when first looked at: it is being written
             self.waiting.remove(path.name)
             if docs is None:
@@ -326,6 +366,7 @@ class Ingester:
                 self.failed[path.name] = (_signature(path), f"{path}: the catalog refused it: {exc}")
                 continue
             self.ingested.add(path.name)
+            self.progressed = True
             with open(self.target.ledger_path, "a") as ledger:
                 ledger.write(path.name + "\n")
             report()  # progress, so a client waiting on a long backlog sees it move
@@ -395,9 +436,10 @@ def run_service(target: Target, *, linger: float) -> int:
 
             ok = ingester.sync(lambda: report(False))
             report(True)
-            # a client asking (ensure_service touches the poke file) or a run waiting keeps it up; while the
-            # catalog is down it stays, so what was measured meanwhile goes in when it is back
-            if _mtime(poke) != poked or ingester.waiting:
+            # a client asking (ensure_service touches the poke file), a run being written or a run ingested keeps
+            # it up. Runs waiting for a catalog that does not answer do not: they stay in the data directory, out
+            # of the ledger, and the next service (any femtospin command starts one) ingests them
+            if _mtime(poke) != poked or ingester.writing or ingester.progressed:
                 poked, last_activity = _mtime(poke), time.monotonic()
             if time.monotonic() - last_activity > linger:
                 break

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import os
 import re
@@ -21,7 +22,7 @@ import weakref
 # command: (module that registers it, one-line help for the command list)
 COMMANDS = {
     "demo": (None, "measure CoFeB(5)|Pt(3) at ±M × 0°/180° on the simulated table, fitted live"),
-    "run": ("._cmd_run", "run a measurement plan on a table"),
+    "run": ("._run_options", "run a measurement plan on a table"),
     "analyze": ("._cmd_analysis", "deconvolve and fit a waveform file (long-format CSV)"),
     "fit-series": ("._cmd_analysis", "fit a series of scalar results (temperature, qwp, field, fluence)"),
     "ls": ("._cmd_catalog", "list stored runs (filter by sample, plan, date)"),
@@ -30,6 +31,21 @@ COMMANDS = {
     "replay": ("._cmd_replay", "re-run a stored run's plan on the simulated table, or play its data back"),
     "serve": ("._serve", "queue server for remote clients (bluesky-queueserver)"),
 }
+
+# commands that need an optional part of the install: (extra, the modules it provides)
+EXTRAS = {"serve": ("queue", ("bluesky_queueserver", "bluesky_queueserver_api", "redis"))}
+
+
+def missing_extra(command: str) -> str | None:
+    """A one-line error if ``command`` needs an extra that is not installed, else None."""
+    if command not in EXTRAS:
+        return None
+    extra, modules = EXTRAS[command]
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    return (f"error: `femtospin {command}` needs the {extra} extra ({', '.join(missing)} not installed): "
+            f"pip install 'femtospin[{extra}]'")
 
 
 def signal_label(signum: int | None) -> str:
@@ -248,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         label, code = interrupted_by(exc)
         print(f"femtospin: interrupted by {label} before anything started", file=sys.stderr)
         return code
+    if (error := missing_extra(args.command)) is not None:
+        print(error, file=sys.stderr)
+        return 2
     args.debug = getattr(args, "debug", False)
     _library_logs(args.debug)
     try:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._catalog import CatalogError, connect, parse_catalog, wait_synced
-from ._describe import delay_field, fit_line
-from ._storage import data_directory, final_fits, run_id
+from ._catalog import CatalogError, connect, parse_catalog, probe, wait_synced
+from ._describe import delay_field, fit_brief, fit_line
+from ._storage import ANALYSIS_INFIX, checked_uid, data_directory, final_fits, read_documents, run_id
 
 FORMATS = {"csv": ".csv", "nc": ".nc", "h5": ".h5"}
 EXPORTED_READINGS = {"overload": "lockin_overload", "pump_power": "power_meter_power"}  # analyze column: event field
@@ -48,6 +48,10 @@ def open_catalog(args, *, metadata_only: bool = False):
         raise UsageError("--catalog off: these commands read the catalog")
     if not data_dir.is_dir():
         raise UsageError(f"no data directory {data_dir}")
+    probe(target)  # a lab server that does not answer: one line now, and no service left waiting on it
+    # the Tiled client's own retries (10 attempts over up to 45 s) would hide a server that went away meanwhile
+    os.environ.setdefault("TILED_RETRY_ATTEMPTS", "2")
+    os.environ.setdefault("TILED_RETRY_TIMEOUT", "10")
     status = wait_synced(target)
     for why in sorted(status.get("failed", {}).values()):
         print(f"warning: not in the catalog: {why}", file=sys.stderr)
@@ -122,17 +126,48 @@ def _ls(args) -> int:
         runs = runs.search(Key("start.time") <= until)
     rows = sorted(((r.metadata["start"], r.metadata.get("stop") or {}) for r in runs.values()),
                   key=lambda sd: sd[0]["time"])
+    data_dir = data_directory(args.data_dir)
+    table = [("run", "started", "plan", "sample", "points", "status", "fit", "conditions")]
     for start, stop in rows:
         when = datetime.fromtimestamp(start["time"]).strftime("%Y-%m-%d %H:%M")
         points = (stop.get("num_events") or {}).get("primary", 0) if stop else "?"  # counted by the stop document
         tags = ", ".join(f"{c}" for c in start.get("conditions", []) if c != "repeat")
         if start.get("replay_of"):
             tags += f"  ({start.get('replay_mode')} replay of {start['replay_of'][:8]})"
-        print(f"{start['uid'][:8]}  {when}  {start.get('plan_name', '?'):18s} "
-              f"{(start.get('sample') or {}).get('name', '?'):22s} {points:>6} pts  "
-              f"{stop.get('exit_status', 'no stop'):8s} {tags}")
+        table.append((start["uid"][:8], when, start.get("plan_name", "?"), (start.get("sample") or {}).get("name", "?"),
+                      str(points), stop.get("exit_status", "no stop") if stop else "no stop",
+                      fit_brief(local_fits(data_dir, start["uid"])), tags))
+    if rows:
+        widths = [max(len(r[i]) for r in table) for i in range(len(table[0]) - 1)]
+        right = {4}  # points
+        for r in table:
+            cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+            print("  ".join([*cells, r[-1]]).rstrip())
     print(f"{len(rows)} run(s)", file=sys.stderr)
     return 0
+
+
+def local_fits(data_dir: Path, uid: str) -> list[dict]:
+    """The final fits of run ``uid`` from its newest analysis file in ``data_dir`` (the files the catalog is fed
+    from, read without asking the catalog for data); [] when there is none here, e.g. a run from another
+    computer in a lab's catalog."""
+    try:
+        uid = checked_uid(uid)  # the file name is built from it
+    except ValueError:
+        return []
+    newest, fits = -1.0, []
+    for path in data_dir.glob(f"{uid}{ANALYSIS_INFIX}*.jsonl"):
+        try:
+            docs, _ = read_documents(path)
+        except (OSError, ValueError):
+            continue
+        start = next((d for n, d in docs if n == "start"), {})
+        fit = {d["uid"] for n, d in docs if n == "descriptor" and d.get("name") == "fit"}
+        events = [d["data"] for n, d in docs if n == "event" and d.get("descriptor") in fit]
+        if start.get("time", 0) > newest and events:
+            newest = start.get("time", 0)
+            fits = final_fits({k: [e.get(k) for e in events] for k in events[0]})
+    return fits
 
 
 # --- show ---------------------------------------------------------------------------------------------------------
@@ -147,12 +182,13 @@ def _show(args) -> int:
     ended = f" – {datetime.fromtimestamp(stop['time']):%H:%M:%S}" if stop else ""
     lines = [
         f"run         {start['uid']}",
-        f"plan        {start.get('plan_name')}  {json.dumps(_brief(start.get('plan_args', {})))}",
+        f"plan        {start.get('plan_name')}  {_text(start.get('plan_args', {}))}",
         f"sample      {sample.get('name')}  ({sample.get('stack')}; substrate {sample.get('substrate')})",
         f"time        {began:%Y-%m-%d %H:%M:%S}{ended}  {stop.get('exit_status', 'no stop document')}"
         + (f" ({stop['reason']})" if stop.get("reason") else ""),
         f"operator    {start.get('operator')}   profile {start.get('profile')}",
-        f"detection   {json.dumps(_brief(start.get('detection', {})))}",
+        *([f"note        {start['note']}"] if start.get("note") else []),
+        f"detection   {_text(start.get('detection', {}))}",
         f"points      {', '.join(f'{k}: {v}' for k, v in (stop.get('num_events') or {}).items())}",
     ]
     values = start.get("condition_values") or {}
@@ -171,6 +207,11 @@ def _show(args) -> int:
         lines.append(f"report      {report}" + ("" if Path(report).exists() else "  (not written)"))
     print("\n".join(lines))
     return 0
+
+
+def _text(d: dict) -> str:
+    """A metadata dict on one line, as written (``…``, ``σ``, ``|``; JSON's ``\\u2026`` escapes are for files)."""
+    return json.dumps(_brief(d), ensure_ascii=False)
 
 
 def _brief(d: dict) -> dict:
@@ -254,11 +295,75 @@ def _netcdf_safe(ds):
     return ds.assign({k: v.astype("int8") for k, v in ds.data_vars.items() if v.dtype == bool})
 
 
+CONDITION_UNITS = {"angle_deg": "deg", "temperature_K": "K", "spot_mm": "mm", "fluence_mJcm2": "mJ/cm²",
+                   "pump_qwp_deg": "deg", "magnet_field": "mT"}
+
+
+def gridded(start: dict, primary, data_keys: dict):
+    """The primary stream on a grid: one dimension per condition (sorted values) and the planned delay last, each
+    variable with its units; None when conditions × delay do not identify every point (a field loop's two
+    branches), which then stays along time.
+
+    The delay coordinate is the planned grid (``plan_args["delays"]``); each point's encoder readback is kept
+    as the delay field's variable (1 µm of stage is 6.7 fs, so readbacks are not the plan's values).
+    """
+    import xarray as xr
+
+    field = delay_field(start)
+    conds = [c for c in start.get("conditions", []) if c in primary and c != field]
+    readback = np.asarray(primary[field].values, float)
+    planned = (start.get("plan_args") or {}).get("delays")
+    if field == "stage_delay" and planned:
+        grid = np.unique(np.asarray(planned, float))
+        index = _nearest(grid, readback)
+    else:
+        grid, index = np.unique(np.round(readback, 1), return_inverse=True)
+    values = {c: np.unique(primary[c].values) for c in conds}
+    shape = (*(values[c].size for c in conds), grid.size)
+    cell = np.ravel_multi_index((*(np.searchsorted(values[c], primary[c].values) for c in conds), index), shape)
+    if np.unique(cell).size != cell.size:
+        return None
+    dims = (*conds, "delay_fs")
+    out = {}
+    for name, var in [*primary.data_vars.items(), ("time", primary["time"])]:
+        if name in conds or var.ndim != 1:
+            continue
+        column = np.asarray(var.values)
+        if column.dtype.kind not in "biuf":
+            continue
+        array = np.full(shape, np.nan)
+        array.flat[cell] = column.astype(float)  # a cell never measured is NaN
+        units = (data_keys.get(name) or {}).get("units") or ("s" if name == "time" else "")
+        attrs = {"units": units} if units else {}
+        if name == "time":  # not "s since 1970-01-01": readers would turn it into dates at their own precision
+            attrs["long_name"] = "when the point was measured, seconds since 1970-01-01 UTC"
+        out[name] = (dims, array, attrs)
+    coords = {"delay_fs": ("delay_fs", grid, {"units": "fs", "long_name": "planned pump-probe delay"}),
+              **{c: (c, values[c], {"units": CONDITION_UNITS[c]} if c in CONDITION_UNITS else {}) for c in conds}}
+    return xr.Dataset(out, coords=coords)
+
+
+def _nearest(grid: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Index of the nearest point of the sorted ``grid`` for each value."""
+    if grid.size == 1:
+        return np.zeros(values.size, int)
+    right = np.searchsorted(grid, values).clip(1, grid.size - 1)
+    left = right - 1
+    return np.where(np.abs(values - grid[left]) <= np.abs(values - grid[right]), left, right)
+
+
+def _primary_layout(run, primary):
+    """(dataset, layout): gridded by condition × delay where possible, else the stream as recorded."""
+    md = run.metadata
+    grid = gridded(md["start"], primary, run["primary"].metadata.get("data_keys") or {})
+    return (grid, "conditions × delay") if grid is not None else (_netcdf_safe(primary), "time")
+
+
 def _write_nc(path: Path, run, primary, fits) -> None:
     md = run.metadata
-    ds = _netcdf_safe(primary)
+    ds, layout = _primary_layout(run, primary)
     ds.attrs = {"uid": md["start"]["uid"], "plan_name": md["start"].get("plan_name", ""),
-                "sample": (md["start"].get("sample") or {}).get("name", ""),
+                "sample": (md["start"].get("sample") or {}).get("name", ""), "layout": layout,
                 "start_json": json.dumps(md["start"]), "stop_json": json.dumps(md.get("stop") or {}),
                 "fits_json": json.dumps(fits), "delay_field": delay_field(md["start"]), "signal_field": "lockin_x"}
     ds.to_netcdf(path, engine="h5netcdf")
@@ -277,15 +382,19 @@ def _write_h5(path: Path, run, primary, fits) -> None:
         f.attrs["stop_json"] = json.dumps(md.get("stop") or {})
         f.attrs["fits_json"] = json.dumps(fits)
         for stream in run:
-            ds = primary if stream == "primary" else run[stream].read()
+            ds, layout = _primary_layout(run, primary) if stream == "primary" else (run[stream].read(), "time")
             group = f.create_group(stream)
+            group.attrs["layout"] = layout
             for name in (*ds.coords, *ds.data_vars):
                 values = ds[name].values
                 if values.dtype.kind == "U":
                     values = values.astype(object)
-                    group.create_dataset(name, data=values, dtype=h5py.string_dtype())
+                    dataset = group.create_dataset(name, data=values, dtype=h5py.string_dtype())
                 else:
-                    group.create_dataset(name, data=values)
+                    dataset = group.create_dataset(name, data=values)
+                dataset.attrs["dims"] = ",".join(ds[name].dims)
+                if ds[name].attrs.get("units"):
+                    dataset.attrs["units"] = ds[name].attrs["units"]
 
 
 WRITERS = {"csv": _write_csv, "nc": _write_nc, "h5": _write_h5}

@@ -21,14 +21,15 @@ import numpy as np
 from bluesky.utils import RunEngineInterrupted
 
 from femtospin.plans import PARAMETER_OF_CONDITION, PLANS, PlanArgumentError, device_error
-from femtospin.sim_devices import Detection, PlaybackTable, Pump, apply_configuration
+from femtospin.sim_devices import LIBRARY, Detection, PlaybackTable, Pump, apply_configuration, get_sample
 
 from ._catalog import parse_catalog
 from ._cmd_catalog import catalog_option, data_dir_option
-from ._cmd_run import ARGS, LIVE_TIMEOUT_S, plan_kwargs
+from ._cmd_run import LIVE_TIMEOUT_S, plan_kwargs
 from ._describe import delay_field, fit_line, label
 from ._live import mean_waveforms
 from ._profiles import Table, sim_profile
+from ._run_options import ARGS
 from ._session import Session, data_directory
 from ._storage import StoredRun, load_run, run_id
 
@@ -117,9 +118,7 @@ def prepare(uid: str, data_dir=None, *, mode: str = "simulate", fast: bool | Non
 
 def _simulated_table(start: dict, configuration: dict, *, fast: bool | None, seed: int | None) -> Table:
     """The simulated table with the recorded sample, detection and pump, and the recorded lock-in settings."""
-    sample = (start.get("sample") or {}).get("name")
-    if not sample:
-        raise ReplayError("the run records no sample name to simulate")
+    sample = simulated_sample(start)
     recorded = start.get("detection") or {}
     transfer = recorded.get("transfer")
     detection = Detection(
@@ -137,6 +136,51 @@ def _simulated_table(start: dict, configuration: dict, *, fast: bool | None, see
     # limits stay the simulator's own, since they describe the simulated table, not the recorded one
     apply_configuration({"lockin": table.lockin}, configuration)
     return table
+
+
+def simulated_sample(start: dict) -> str:
+    """The library sample that stands in for the recorded one: its name, else its stack (a real table's run
+    records the sample as given with ``--sample``).
+
+    Raises
+    ------
+    ReplayError
+        Neither is a sample the simulator knows, naming both and what to do instead.
+    """
+    recorded = start.get("sample") or {}
+    if not recorded.get("name") and not recorded.get("stack"):
+        raise ReplayError("the run records no sample to simulate; `femtospin replay --playback` plays its "
+                          "readings back instead")
+    for candidate in filter(None, (recorded.get("name"), recorded.get("stack"))):
+        try:
+            return get_sample(candidate).name
+        except ValueError:
+            continue
+    raise ReplayError(f"cannot simulate sample {recorded.get('name')!r} (stack {recorded.get('stack')!r}): the "
+                      f"simulator knows {', '.join(LIBRARY)} and Bi(x)|Co(5); `femtospin replay --playback` plays "
+                      "the recorded readings back instead")
+
+
+def not_simulated(start: dict) -> list[str]:
+    """What a simulated replay of this run cannot reproduce, one line each (nothing for a run on ``sim``)."""
+    lines = []
+    profile = start.get("profile")
+    if profile not in ("sim", "sim:fast", None):
+        lines.append(f"not simulated: the instruments of {profile}: the simulator's stage (its calibration, "
+                     "limits, backlash), magnet, heater, mounts and power meter stand in for them; only the recorded "
+                     "lock-in settings are applied")
+    recorded = start.get("sample") or {}
+    name = simulated_sample(start)
+    if name != recorded.get("name"):
+        lines.append(f"not simulated: sample {recorded.get('name')!r} itself; simulated as the library's {name} "
+                     "(its literature parameters, not this sample's)")
+    if not start.get("detection"):
+        lines.append(f"not recorded, so not simulated: the detection; simulated with {Detection.detector}, "
+                     f"probe {Detection.probe_fwhm_fs:g} fs")
+    if not start.get("pump"):
+        lines.append(f"not recorded, so not simulated: the pump; simulated with {Pump.fwhm_fs:g} fs, "
+                     f"{Pump.fluence_mJcm2:g} mJ/cm²")
+    return lines
 
 
 def _playback_table(run: StoredRun, configuration: dict) -> Table:
@@ -333,6 +377,9 @@ def _replay(args) -> int:
     start = replay.run.start
     print(f"replay of {replay.run.uid} ({start['plan_name']}, {(start.get('sample') or {}).get('name', '?')}): "
           f"{mode}" + (" on the accelerated clock" if replay.table.clock.accelerated and mode == "simulate" else ""))
+    if mode == "simulate":
+        for line in not_simulated(start):
+            print(line)
     try:
         result = run_replay(replay, args.data_dir, out_dir=args.out, progress=not args.no_progress, catalog=catalog)
     except RunEngineInterrupted:

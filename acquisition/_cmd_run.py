@@ -7,180 +7,26 @@ import inspect
 import math
 import sys
 import traceback
-from dataclasses import dataclass
 
 from bluesky.utils import RunEngineInterrupted
 
 from femtospin.plans import PLANS, PlanArgumentError, UnsafeTableError, delay_grid, device_error
+from femtospin.sim_devices import get_sample
 
 from ._catalog import parse_catalog
-from ._cli import OneLineParser, interrupted_by, os_error
-from ._cmd_catalog import catalog_option, data_dir_option
+from ._cli import interrupted_by, os_error
 from ._describe import fit_line
 from ._live import warning_lines
-from ._profiles import Table, load_profile
+from ._profiles import SIM_PROFILES, Table, load_profile
+from ._run_options import ARGS, MAX_DURATION_S
 from ._session import Session, data_directory
 from ._storage import check_data_directory
 from ._watch import RESUME_FACTOR
 
 LIVE_TIMEOUT_S = 120.0  # the final fit of a long series still finishes well within this
-MAX_DURATION_S = 48 * 3600.0  # longer runs need --confirm-long
 EXIT_UNSAFE = 3  # make_safe could not bring a device back: someone has to go to the table
 SAFE = "table left safe (field 0, heater at its safe setpoint, stage parked)"
-
-def _words(text: str) -> list[str]:
-    """A comma list with at least one entry: an empty one would silently mean the plan's default."""
-    words = [w.strip() for w in text.split(",") if w.strip()]
-    if not words:
-        raise argparse.ArgumentTypeError(f"{text!r}: give at least one value")
-    return words
-
-
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in _words(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
-
-
-def _ints(text: str) -> list[int]:
-    values = _floats(text)
-    if any(not math.isfinite(v) or v != int(v) for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers, e.g. 1,-1")
-    return [int(v) for v in values]
-
-
-def _count(text: str) -> int:
-    """A whole number ≥ 1 (repeats)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number ≥ 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number ≥ 1")
-    return value
-
-
-def _seed(text: str) -> int:
-    """A noise seed: a whole number ≥ 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: the noise seed is a whole number ≥ 0")
-    return value
-
-
-def _range(text: str) -> tuple[float, float, float]:
-    parts = text.split(":")
-    if len(parts) != 3:
-        raise argparse.ArgumentTypeError(f"{text!r}: give START:STOP:STEP")
-    try:
-        lo, hi, step = (float(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: START:STOP:STEP must be numbers") from None
-    return lo, hi, step
-
-
-def _static_kerr(text: str) -> dict:
-    """``rotation=0.05±0.001,ellipticity=0.03`` → ``{"rotation": 0.05, "ellipticity": 0.03, "stderr": {...}}``."""
-    out: dict = {"stderr": {}}
-    for item in _words(text):
-        name, sep, value = item.partition("=")
-        value, _, err = value.replace("+-", "±").partition("±")
-        try:
-            out[name.strip()] = float(value)
-            if err:
-                out["stderr"][name.strip()] = float(err)
-        except ValueError:
-            sep = ""
-        if not sep:
-            raise argparse.ArgumentTypeError(f"{item!r}: give QUANTITY=V or QUANTITY=V±E, e.g. rotation=0.05±0.001")
-    return out
-
-
-def _delays(text: str):
-    """START:STOP:STEP or a comma list."""
-    return ("range", _range(text)) if ":" in text else ("list", _floats(text))
-
-
-@dataclass(frozen=True)
-class Arg:
-    parse: object
-    units: str
-    help: str
-
-
-# Every plan argument the command line offers; a plan gets those its signature names.
-ARGS = {
-    "delays": Arg(_delays, "fs", "delays: START:STOP:STEP or a comma list (one value: a fixed delay)"),
-    "magnetization": Arg(_ints, "", "magnetization signs, e.g. 1,-1"),
-    "angles": Arg(_floats, "deg", "angles, e.g. 0,180"),
-    "helicities": Arg(_ints, "", "pump helicities: 1 (σ+), -1 (σ−), 0 (linear)"),
-    "kerr": Arg(_words, "", "TR-MOKE quantities: rotation,ellipticity"),
-    "states": Arg(_words, "", "spin-valve states: P,AP"),
-    "temperatures": Arg(_floats, "K", "sample temperatures"),
-    "spots": Arg(_floats, "mm", "spot positions of the translation stage"),
-    "fluences": Arg(_floats, "mJ/cm²", "pump fluences"),
-    "repeats": Arg(_count, "", "passes over the fast conditions"),
-    "interleave": Arg(str, "", "scan (a sweep per condition) or point (conditions cycled at each delay)"),
-    "order": Arg(str, "", "abba (+ − − +, cancels linear drift) or cyclic (+ − + −)"),
-    "fast": Arg(_words, "", "conditions interleaved inside each repeat"),
-    "saturation_mT": Arg(float, "mT", "saturating field"),
-    "field_mT": Arg(float, "mT", "measuring field (0 removes the Nernst part)"),
-    "reverse_mT": Arg(float, "mT", "reverse field preparing AP (between the coercive fields)"),
-    "static_kerr_V": Arg(lambda text: _static_kerr(text), "V",
-                         "typed-in static Kerr signals instead of measuring them: rotation=V[±E],ellipticity=V[±E]"),
-    "static_reads": Arg(lambda text: _count(text), "", "DC readings per static-Kerr setting"),
-    "calibration_deg": Arg(float, "deg", "analyser half-wave-plate turn calibrating volts per mrad"),
-    "ramp_K_per_min": Arg(float, "K/min", "heater ramp rate"),
-    "max_field_mT": Arg(float, "mT", "largest field of the loop"),
-    "step_mT": Arg(float, "mT", "field step"),
-    "start_fs": Arg(float, "fs", "first delay"),
-    "stop_fs": Arg(float, "fs", "last delay"),
-    "step_fs": Arg(float, "fs", "delay step"),
-    "fine_step_fs": Arg(float, "fs", "fine step around the peak"),
-}
-
-
-def _options(plan) -> list[inspect.Parameter]:
-    return [p for p in inspect.signature(plan).parameters.values() if p.name in ARGS]
-
-
-def _summary(plan) -> str:
-    return (plan.__doc__ or "").strip().splitlines()[0]
-
-
-def register(sub) -> None:
-    run = sub.add_parser("run", help="run a measurement plan on a table",
-                         description="Run a measurement plan on a table; `femtospin run PLAN --help` lists its "
-                                     "arguments with units.")
-    plans = run.add_subparsers(dest="plan", required=True, metavar="PLAN", parser_class=OneLineParser)
-    for name, plan in PLANS.items():
-        p = plans.add_parser(name, help=_summary(plan), description=inspect.getdoc(plan),
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("--profile", default="sim", help="sim, sim:fast, sim-moke, sim-moke:fast or a profile file "
-                                                        "(default sim)")
-        p.add_argument("--sample", help="simulated profiles only: the sample in the beam")
-        p.add_argument("--seed", type=_seed, help="simulated profiles only: noise seed (≥ 0)")
-        p.add_argument("--lockin-tau", type=float, metavar="S", help="lock-in time constant (s) for this run")
-        p.add_argument("--fine", type=_range, metavar="LO:HI:STEP", help="finer delay grid near time zero (fs)")
-        data_dir_option(p)
-        catalog_option(p)
-        p.add_argument("--laser-threshold", type=float, metavar="W", help="suspend below this pump power (W)")
-        p.add_argument("--no-progress", action="store_true", help="no progress bar")
-        p.add_argument("--confirm-long", action="store_true",
-                       help=f"run even if the estimated duration is over {MAX_DURATION_S / 3600:g} h")
-        debug_option(p)
-        for param in _options(plan):
-            arg = ARGS[param.name]
-            required = param.default is inspect.Parameter.empty
-            units = f" [{arg.units}]" if arg.units else ""
-            default = "" if required or param.default in ((), None) else f" (default {param.default})"
-            p.add_argument(f"--{param.name.replace('_', '-')}", dest=param.name, type=arg.parse, required=required,
-                           metavar=param.name.upper(), help=arg.help + units + default)
-        p.set_defaults(func=_run, plan_function=plan)
+LONG_RUN_S = 30 * 60.0  # a wall-clock run longer than this gets a warning before it starts
 
 
 def plan_kwargs(plan, table: Table, args: argparse.Namespace) -> dict:
@@ -207,10 +53,6 @@ def _duration(seconds: float) -> str:
     return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"
 
 
-def debug_option(parser) -> None:
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and library logs of a failure")
-
-
 def _uid(session: Session) -> str:
     return session.uids[-1] if session.uids else "(none started)"
 
@@ -228,7 +70,8 @@ def unsafe_error(exc: BaseException | None) -> UnsafeTableError | None:
 
 def interrupted(session: Session) -> int:
     """One line for a run a stop signal aborted; exit 128 + the signal's number (130 for Ctrl-C)."""
-    print(f"run {_uid(session)} aborted by {session.interrupted_by}; {SAFE}", file=sys.stderr)
+    where = f"; data: {session.writer.path(session.uids[-1])}" if session.uids else ""
+    print(f"run {_uid(session)} aborted by {session.interrupted_by}; {SAFE}{where}", file=sys.stderr)
     return 128 + (session.signals.received or 2)
 
 
@@ -278,23 +121,48 @@ def check_duration(estimated_s: float, confirmed: bool) -> None:
                                 f"{MAX_DURATION_S / 3600:g} h; check the arguments or add --confirm-long")
 
 
+def sample_metadata(text: str) -> dict:
+    """The start document's ``sample`` for ``--sample TEXT`` on a real table: the library's entry when TEXT
+    names one (so the live analysis knows the stack), else TEXT as name and stack."""
+    try:
+        s = get_sample(text)
+    except ValueError:
+        return {"name": text, "stack": text, "substrate": None, "cap": None}
+    return {"name": s.name, "stack": s.stack, "substrate": s.substrate, "cap": s.cap}
+
+
+def apply_metadata(table: Table, sample: str | None, operator: str | None, note: str | None) -> None:
+    """--sample/--operator/--note over the profile's own metadata (a profile file may set them as defaults)."""
+    md = table.metadata
+    if isinstance(md.get("sample"), str):  # a profile file's ``sample: CoFeB(5)|Pt(3)``
+        md["sample"] = sample_metadata(md["sample"])
+    if sample is not None and table.sim is None:  # the simulated table already describes its sample
+        md["sample"] = sample_metadata(sample)
+    for key, value in (("operator", operator), ("note", note)):
+        if value is not None:
+            md[key] = value
+
+
 def _prepare(args):
     """Everything checked before anything moves or is written: the catalog, the table, the plan, its duration."""
-    options = {k: v for k, v in (("sample", args.sample), ("seed", args.seed)) if v is not None}
-    if options and not args.profile.startswith("sim"):
-        raise PlanArgumentError("--sample/--seed: only for the simulated profiles sim, sim:fast, sim-moke and "
-                                "sim-moke:fast")
+    simulated = args.profile in SIM_PROFILES
+    if args.seed is not None and not simulated:
+        raise PlanArgumentError("--seed: only for the simulated profiles " + ", ".join(SIM_PROFILES))
     if args.lockin_tau is not None and not (math.isfinite(args.lockin_tau) and args.lockin_tau > 0):
         raise PlanArgumentError(f"lockin-tau: {args.lockin_tau} s is outside the allowed range: finite and > 0 s")
     catalog = parse_catalog(args.catalog, data_directory(args.data_dir))
+    # on the simulator the sample also picks the physics; on a real table it is what the run records
+    options = {k: v for k, v in (("sample", args.sample), ("seed", args.seed)) if v is not None and simulated}
     table = load_profile(args.profile, **options)
+    apply_metadata(table, args.sample, args.operator, args.note)
     if args.laser_threshold is not None:
         check_laser_threshold(args.laser_threshold, table)
     tau = table.lockin.time_constant.get()
+    plan = PLANS[args.plan]
     try:
         if args.lockin_tau is not None:
             table.lockin.time_constant.put(args.lockin_tau)
-        measurement = args.plan_function(**plan_kwargs(args.plan_function, table, args))
+        measurement = plan(**plan_kwargs(plan, table, args))
         check_duration(measurement.estimated_s, args.confirm_long)
         check_data_directory(data_directory(args.data_dir), measurement.md.get("num_points", 0))
     except Exception:
@@ -304,7 +172,19 @@ def _prepare(args):
     return catalog, table, measurement
 
 
-def _run(args) -> int:
+def duration_lines(plan: str, measurement, table: Table) -> list[str]:
+    """The estimate, and a warning before a run that holds the table (wall clock) for longer than LONG_RUN_S."""
+    accelerated = table.clock is not None and table.clock.accelerated
+    lines = [f"{plan}: {measurement.md.get('num_points', '?')} points, estimated duration "
+             f"{_duration(measurement.estimated_s)}" + (" of simulated time" if accelerated else "")]
+    if not accelerated and measurement.estimated_s > LONG_RUN_S:
+        hint = "; --profile sim:fast skips the waits" if table.sim is not None else ""
+        lines.append(f"warning: a long run: about {_duration(measurement.estimated_s)} of wall-clock time "
+                     f"(Ctrl-C stops it and leaves the table safe{hint})")
+    return lines
+
+
+def run(args) -> int:
     try:
         catalog, table, measurement = _prepare(args)
     except (PlanArgumentError, ValueError) as exc:
@@ -312,9 +192,8 @@ def _run(args) -> int:
         return 2
     session = Session(table, args.data_dir, progress=not args.no_progress, laser_threshold_W=args.laser_threshold,
                       live=True, catalog=catalog)
-    print(f"{args.plan}: {measurement.md.get('num_points', '?')} points, "
-          f"estimated duration {_duration(measurement.estimated_s)}"
-          + (" of simulated time" if table.clock is not None and table.clock.accelerated else ""))
+    for line in duration_lines(args.plan, measurement, table):
+        print(line, file=sys.stderr if line.startswith("warning") else sys.stdout)
     try:
         uids = session.run(measurement)
         for uid in uids:

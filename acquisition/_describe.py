@@ -31,3 +31,20 @@ def fit_line(group: dict, component: str | None, params: dict | None, error: str
 
     values = "  ".join(f"{n}={p['value']:.4g}±{err(p)}" for n, p in params.items() if p["vary"])
     return f"fit {head}: {component}, {values}".replace(" :", ":")
+
+
+def fit_brief(fits: list[dict]) -> str:
+    """One cell for ``ls``: ``τ_es 104±0.4 fs`` of the first fitted group (``+N`` more), or why there is none."""
+    fitted = [f for f in fits if f.get("fit") is not None]
+    if not fitted:
+        return "no fit" if fits else "—"
+    params = fitted[0]["fit"]["params"]
+    name, p = next(((n, params[n]) for n in ("tau_es_fs", "tau_m_fs") if n in params),
+                   next(((n, q) for n, q in params.items() if q["vary"]), (None, None)))
+    if name is None:
+        return "fitted"
+    symbol = {"tau_es_fs": "τ_es", "tau_m_fs": "τ_M"}.get(name, name)
+    err = f"{p['stderr']:.2g}" if p.get("stderr") is not None else "?"
+    more = f" (+{len(fitted) - 1})" if len(fitted) > 1 else ""
+    unit = " fs" if name.endswith("_fs") else ""
+    return f"{symbol} {p['value']:.4g}±{err}{unit}{more}"

@@ -67,6 +67,64 @@ def test_help_lists_plans_and_arguments_with_units(capsys):
         main(["run", "field_loop", "--help"])
     out = capsys.readouterr().out
     assert "--max-field-mT" in out and "[mT]" in out and "[fs]" in out
+    with pytest.raises(SystemExit):
+        main(["run", "thz_emission", "--help"])
+    out = capsys.readouterr().out
+    assert "--inner" in out and "--temperatures" in out and "[K]" in out
+    assert ":func:" not in out and "``" not in out  # Sphinx markup is for the docstrings, not the terminal
+
+
+def test_plan_help_reads_the_plans_source_and_agrees_with_their_signatures():
+    """`run PLAN --help` builds its parser from the plans' source (no bluesky import); it must say what the
+    imported plans take."""
+    import inspect
+
+    from femtospin.acquisition._plan_table import _from_import, _from_source
+
+    assert _from_source() == _from_import()
+    assert list(_from_source()) == list(PLANS)
+    for name, plan in PLANS.items():
+        assert _from_source()[name].doc == inspect.getdoc(plan)
+
+
+def test_plan_help_imports_neither_bluesky_nor_the_plans():
+    code = ("import contextlib, io, sys\n"
+            "from femtospin.acquisition._cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+            "    main(['run', 'thz_emission', '--help'])\n"
+            "assert '--magnetization' in out.getvalue()\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('bluesky', 'ophyd') "
+            "or m == 'femtospin.plans'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_value_ranges_and_the_old_spelling_of_inner(capsys):
+    from femtospin.acquisition._cli import build_parser
+
+    args = build_parser("run").parse_args(["run", "qwp_sweep", "--delays", "100", "--angles", "0:180:45"])
+    assert args.angles == [0.0, 45.0, 90.0, 135.0, 180.0]
+    args = build_parser("run").parse_args(["run", "thz_emission", "--delays", "100", "--fast", "x"])
+    assert args.fast == ["x"] and "--inner" in capsys.readouterr().err  # still works, and says what it is now
+    args = build_parser("run").parse_args(["run", "thz_emission", "--delays", "100", "--temperatures",
+                                           "300:400:50", "--inner", "magnetization"])
+    assert args.temperatures == [300.0, 350.0, 400.0] and args.fast == ["magnetization"]
+    with pytest.raises(SystemExit):
+        build_parser("run").parse_args(["run", "qwp_sweep", "--delays", "100", "--angles", "0:1e9:1e-3"])
+    assert "at most" in capsys.readouterr().err
+
+
+def test_a_long_wall_clock_run_is_announced_with_its_estimate(capsys):
+    from femtospin.acquisition._cmd_run import duration_lines
+    from femtospin.acquisition._run_options import ARGS  # noqa: F401 — the run module is importable alone
+
+    wall = load_profile("sim")
+    measurement = PLANS["delay_scan"](wall.lockin, wall.stage, np.arange(-1000.0, 3000.0, 0.5))
+    lines = duration_lines("delay_scan", measurement, wall)
+    assert len(lines) == 2 and lines[1].startswith("warning: a long run") and "sim:fast" in lines[1]
+    fast = load_profile("sim:fast")
+    measurement = PLANS["delay_scan"](fast.lockin, fast.stage, np.arange(-1000.0, 3000.0, 0.5))
+    assert len(duration_lines("delay_scan", measurement, fast)) == 1  # simulated time: nothing to wait for
 
 
 @pytest.mark.parametrize(
@@ -76,7 +134,8 @@ def test_help_lists_plans_and_arguments_with_units(capsys):
         (["delay_scan", "--delays", "0,1e7"], "delays: 1e+07 fs is outside the stage travel"),
         (["thz_emission", "--delays", "0:100:10", "--magnetization", "1,-1", "--fast", "angle_deg"], "fast:"),
         (["delay_scan", "--delays", "0,100", "--fine", "0:50:5"], "fine: only with delays given as"),
-        (["delay_scan", "--delays", "0,100", "--sample", "CoFeB(5)|Pt(3)", "--profile", "lab.yaml"], "--sample"),
+        (["delay_scan", "--delays", "0,100", "--seed", "3", "--profile", "lab.yaml"], "--seed"),
+        (["thz_emission", "--delays", "0:100:10", "--magnetization", "1,-1", "--inner", "angle_deg"], "fast:"),
         (["thz_emission", "--delays", "-300:1000:10", "--magnetization", "1,-1"],
          "delays: the scan starts at -300 fs; the analysis needs a baseline from -"),
     ],
@@ -106,6 +165,8 @@ def test_ctrl_c_aborts_the_run_and_leaves_the_table_safe(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     (path,) = [p for p in tmp_path.glob("*.jsonl") if ".analysis." not in p.name]
+    (line,) = [x for x in err.splitlines() if "aborted" in x]  # one line: the run and where its data is
+    assert path.stem in line and f"data: {path}" in line
     run = load_run(path.stem, tmp_path)
     assert run.stop["exit_status"] == "abort"
     end = run.table("baseline")
@@ -119,12 +180,15 @@ def test_delay_scan_runs_from_the_command_line_on_the_pyvisa_sim_profile(tmp_pat
 
     profile = Path(__file__).resolve().parents[2] / "profiles" / "sim-visa.yaml"
     code = main(["run", "delay_scan", "--profile", str(profile), "--delays", "-300:300:100", "--magnetization",
-                 "1,-1", "--data-dir", str(tmp_path), "--no-progress"])
+                 "1,-1", "--data-dir", str(tmp_path), "--no-progress", "--sample", "wafer 17 CoFeB|Pt",
+                 "--operator", "ada", "--note", "after realignment"])
     out = capsys.readouterr().out
     assert code == 0
     uid = next(line.split()[-1] for line in out.splitlines() if line.startswith("run uid:"))
     run = load_run(uid, tmp_path)
     assert run.start["profile"] == str(profile) and run.stop["exit_status"] == "success"
+    assert run.start["sample"]["name"] == "wafer 17 CoFeB|Pt"  # on a real table the sample is metadata
+    assert run.start["operator"] == "ada" and run.start["note"] == "after realignment"
     assert len(run.table()["lockin_x"]) == 14
 
 
@@ -245,3 +309,18 @@ def test_a_long_run_goes_ahead_when_confirmed(fast_table, monkeypatch):
     _cmd_run.check_duration(10.0, confirmed=True)
     with pytest.raises(ValueError, match="--confirm-long"):
         _cmd_run.check_duration(10.0, confirmed=False)
+
+
+def test_profile_file_metadata_gives_the_defaults_and_the_options_override_them():
+    from femtospin.acquisition import Table
+    from femtospin.acquisition._cmd_run import apply_metadata
+
+    table = Table(stage=None, lockin=None, metadata={"profile": "lab.yaml", "sample": "CoFeB(5)|Pt(3)",
+                                                     "operator": "ann", "note": "default note"})
+    apply_metadata(table, None, "bob", None)
+    assert table.metadata["sample"] == {"name": "CoFeB(5)|Pt(3)", "stack": "CoFeB(5 nm)|Pt(3 nm)",
+                                        "substrate": "glass 500 µm", "cap": "glass 500 µm"}  # the library's entry
+    assert table.metadata["operator"] == "bob" and table.metadata["note"] == "default note"
+    apply_metadata(table, "wafer 17", None, "realigned")
+    assert table.metadata["sample"] == {"name": "wafer 17", "stack": "wafer 17", "substrate": None, "cap": None}
+    assert table.metadata["note"] == "realigned"

@@ -109,12 +109,20 @@ def write_run(path, docs):
     ("plan", "plan 'bogus' is not one of the known plans"),
     ("no-primary", "no primary stream"),
     ("find_time_zero", "playback needs the recorded delay grid"),
+    ("sample", "cannot simulate sample 'wafer 17' (stack 'wafer 17'): the simulator knows CoFeB(5)|Pt(3)"),
 ])
 def test_bad_input_exits_2_naming_the_problem_before_anything_is_written(tmp_path, capsys, case, message):
     start = {"uid": "abcdef01-0000", "time": 0, "plan_name": "thz_emission", "plan_args": {"delays": [0.0]},
              "sample": {"name": "CoFeB(5)|Pt(3)"}}
     if case == "corrupt":
         (tmp_path / "abcdef01-0000.jsonl").write_text("{oops\n" + json.dumps(["stop", {}]) + "\n")
+    elif case == "sample":  # a real table's run: the sample is what the operator called it
+        desc = {"uid": "d1", "name": "primary", "run_start": start["uid"],
+                "data_keys": {"stage_delay": {}, "lockin_x": {}}}
+        event = {"descriptor": "d1", "seq_num": 1, "time": 0, "data": {"stage_delay": 0.0, "lockin_x": 1.0}}
+        write_run(tmp_path / "abcdef01-0000.jsonl", [
+            ["start", {**start, "profile": "lab.yaml", "sample": {"name": "wafer 17", "stack": "wafer 17"}}],
+            ["descriptor", desc], ["event", event]])
     elif case == "plan":
         write_run(tmp_path / "abcdef01-0000.jsonl", [["start", {**start, "plan_name": "bogus"}]])
     elif case == "no-primary":
@@ -129,7 +137,23 @@ def test_bad_input_exits_2_naming_the_problem_before_anything_is_written(tmp_pat
     uid = "feedbeef" if case == "unknown" else "abcdef01"
     code = main(["replay", uid, "--data-dir", str(tmp_path), "--no-progress"]
                 + (["--playback"] if case == "find_time_zero" else []))
+
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_replay_says_what_it_cannot_simulate_of_a_real_tables_run():
+    from femtospin.acquisition._cmd_replay import not_simulated
+
+    real = {"profile": "/lab/thz.yaml", "sample": {"name": "wafer 17", "stack": "CoFeB(5)|Pt(3)"}}
+    lines = not_simulated(real)
+    assert lines[0].startswith("not simulated: the instruments of /lab/thz.yaml")
+    assert "sample 'wafer 17' itself; simulated as the library's CoFeB(5)|Pt(3)" in lines[1]
+    assert lines[2].startswith("not recorded, so not simulated: the detection; simulated with gap250")
+    assert lines[3].startswith("not recorded, so not simulated: the pump")
+    assert len(lines) == 4
+    sim = {"profile": "sim:fast", "sample": {"name": "CoFeB(5)|Pt(3)"}, "detection": {"mode": "eos"},
+           "pump": {"fwhm_fs": 40.0}}
+    assert not_simulated(sim) == []
