@@ -85,12 +85,13 @@ def test_the_fits_are_stored_with_the_run_and_the_report_written(tmp_path):
     assert "1σ noise" in ax.get_title()
 
 
-def test_single_delay_plans_are_not_fitted(tmp_path):
+def test_single_delay_plans_have_no_waveform_fit_only_their_series(tmp_path):
     t = _table()
     session = Session(t, tmp_path, live=True)
     session.run(field_loop(t.lockin, t.stage, t.magnet, 100.0, max_field_mT=4.0, step_mT=1.0))
-    assert not session.live.active
-    assert not list(tmp_path.glob("*.analysis.*"))
+    assert session.live.wait(30)
+    assert session.live.state.results == [] and session.live.state.fits_done == 1  # the final snapshot only
+    assert session.live.state.series.kind == "field"
 
 
 def test_live_figure_draws_the_newest_fit(tmp_path, monkeypatch):
