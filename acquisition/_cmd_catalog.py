@@ -6,6 +6,7 @@ runs just measured are listed, and names any local run file it cannot read.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
@@ -103,8 +104,22 @@ def stored_fits(client, uid: str) -> tuple[list[dict], str | None]:
     if not analyses:
         return [], None
     newest = analyses[-1]
+    report = newest.metadata["start"].get("report")
+    if "fit" not in newest:  # a single-delay series: no waveform fits
+        return [], report
     fit = newest["fit"].read()
-    return final_fits({k: fit[k].values for k in fit.data_vars}), newest.metadata["start"].get("report")
+    return final_fits({k: fit[k].values for k in fit.data_vars}), report
+
+
+def stored_series(client, uid: str) -> dict | None:
+    """The series result of run ``uid`` from its newest analysis run (see ``acquisition/_live_series.py``)."""
+    from tiled.queries import Key
+
+    analyses = sorted(client.search(Key("start.analysis_of") == uid).values(),
+                      key=lambda r: r.metadata["start"]["time"])
+    if not analyses or "series" not in analyses[-1]:
+        return None
+    return json.loads(str(analyses[-1]["series"].read()["result_json"].values[-1]))
 
 
 # --- ls -----------------------------------------------------------------------------------------------------------
@@ -246,9 +261,13 @@ def _export(args) -> int:
     out = Path(args.out) if args.out else Path(f"{args.uid[:8]}{FORMATS[args.format]}")
     if out.exists() and not args.force:
         raise UsageError(f"{out} exists; choose --out or add --force")
+    if args.series and args.format != "csv":
+        raise UsageError("--series writes the fit-series CSV; leave --format at csv")
     client = open_catalog(args)
     run = find_run(client, args.uid)
     start = run.metadata["start"]
+    if args.series:
+        return _export_series(client, start, out)
     if "primary" not in run:
         raise UsageError(f"run {start['uid'][:8]} has no primary stream to export")
     primary = run["primary"].read()
@@ -262,6 +281,30 @@ def _export(args) -> int:
         raise
     tmp.replace(out)  # replaces a link planted at ``out`` itself, never what it points to
     print(f"exported run {start['uid'][:8]} ({primary.sizes.get('time', 0)} points) to {out}")
+    return 0
+
+
+def _export_series(client, start: dict, out: Path) -> int:
+    """The series points exactly as the live analysis fitted them, in the columns ``fit-series`` reads."""
+    series = stored_series(client, start["uid"])
+    if series is None:
+        raise UsageError(f"run {start['uid'][:8]} ({start.get('plan_name')}) has no series result: only "
+                         "temperature_series, fluence_series, field_loop and qwp_sweep runs have one")
+    points = series["points"]
+    columns = list(points)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = exclusive_temp(out)
+    try:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(columns)
+            writer.writerows(zip(*[points[c] for c in columns]))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(out)
+    print(f"exported the {series['kind']} series of run {start['uid'][:8]} ({len(points[columns[0]])} points) to "
+          f"{out}; `femtospin fit-series {series['kind']} {out}` fits it again")
     return 0
 
 
@@ -435,6 +478,8 @@ def register(sub) -> None:
     export.add_argument("--format", choices=sorted(FORMATS), default="csv", help="csv (default), nc or h5")
     export.add_argument("--out", help="output file (default UID8.FORMAT in the current directory)")
     export.add_argument("--force", action="store_true", help="replace an existing output file")
+    export.add_argument("--series", action="store_true",
+                        help="the run's series points (temperature, fluence, field, QWP) as fit-series reads them")
     for parser, func in ((ls, _ls), (show, _show), (export, _export)):
         data_dir_option(parser)
         catalog_option(parser)

@@ -319,13 +319,15 @@ class LiveAnalysis:
                                         "sample": raw.get("sample"), "report": report, "options": {
                                             k: v for k, v in self._options.items() if k != "transfer"}})
             self._writer("start", run.start_doc)
+            bundle = (run, None)
+        run, desc = bundle
+        if results and desc is None:  # a single-delay series has no waveform fits, only its series
             keys = {"group": "string", "n_points": "integer", "final": "boolean", "error": "string",
                     "result_json": "string"}
             desc = run.compose_descriptor(name="fit", data_keys={
                 k: {"source": "femtospin.live", "dtype": v, "shape": []} for k, v in keys.items()})
             self._writer("descriptor", desc.descriptor_doc)
             bundle = (run, desc)
-        run, desc = bundle
         if final and self.state.series is not None:
             series = run.compose_descriptor(name="series", data_keys={
                 "result_json": {"source": "femtospin.live", "dtype": "string", "shape": []}})

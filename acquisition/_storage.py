@@ -202,7 +202,10 @@ class StoredRun:
         ``n_points``; a group that could not be fitted has ``error`` instead.
         """
         files = sorted(self.path.parent.glob(f"{self.uid}{ANALYSIS_INFIX}*.jsonl"), key=lambda p: p.stat().st_mtime)
-        return final_fits(read_run_file(files[-1]).table("fit")) if files else []
+        if not files:
+            return []
+        analysis_run = read_run_file(files[-1])
+        return final_fits(analysis_run.table("fit")) if "fit" in analysis_run.streams else []
 
     def series(self) -> dict | None:
         """The series result stored with this run by the live analysis (newest analysis), if it is a series."""

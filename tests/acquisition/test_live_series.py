@@ -76,3 +76,28 @@ def test_a_fluence_series_is_proportional_to_the_fluence(fluence):
                           "(redchi 3–78 over 5 seeds, with or without drift, 2 or 4 sweeps): found, not yet fixed")
 def test_a_fluence_series_points_scatter_as_their_errors_say(fluence):
     assert fluence.fit.redchi < 3.0 and fluence.fit.extra["linearity"]["linear"]
+
+
+def test_export_series_and_fit_series_reproduce_the_stored_series_fit(tmp_path, capsys):
+    import json
+
+    from femtospin.acquisition import main
+    from femtospin.acquisition._catalog import Target, stop_service
+
+    t = sim_profile("CoFeB(5)|Pt(3)", fast=True, seed=9)
+    data = tmp_path / "data"
+    session = Session(t, data, live=True, catalog="embedded")
+    (uid,) = session.run(field_loop(t.lockin, t.stage, t.magnet, [100.0], max_field_mT=5.0, step_mT=0.5))
+    assert session.live.wait(60)
+    stored = session.live.state.series.fit
+    try:
+        d = ["--data-dir", str(data), "--catalog", "embedded"]
+        assert main(["export", uid[:8], "--series", "--out", str(tmp_path / "loop.csv"), *d]) == 0
+        assert main(["fit-series", "field", str(tmp_path / "loop.csv"), "--json", str(tmp_path / "fit.json")]) == 0
+    finally:
+        stop_service(Target(data.resolve()))
+    capsys.readouterr()
+    again = json.loads((tmp_path / "fit.json").read_text())["fit"]["params"]
+    for name, p in stored.params.items():
+        assert again[name]["value"] == pytest.approx(p["value"], rel=1e-6)
+        assert again[name]["stderr"] == pytest.approx(p["stderr"], rel=1e-6)
