@@ -48,3 +48,16 @@ def fit_brief(fits: list[dict]) -> str:
     more = f" (+{len(fitted) - 1})" if len(fitted) > 1 else ""
     unit = " fs" if name.endswith("_fs") else ""
     return f"{symbol} {p['value']:.4g}±{err}{unit}{more}"
+
+
+def condition_groups(rows: dict, slow: list[str]):
+    """``(group, selection)`` for each combination of the slow conditions in ``rows`` (one group without any)."""
+    import numpy as np  # here, not at the top: ls and show import this module and never group rows
+
+    n = len(rows["delay"])
+    keys = sorted({tuple(r) for r in zip(*(np.asarray(rows[c]).tolist() for c in slow))}) if slow else [()]
+    for key in keys:
+        sel = np.ones(n, bool)
+        for c, v in zip(slow, key):
+            sel &= np.asarray(rows[c]) == v
+        yield dict(zip(slow, key)), sel

@@ -27,7 +27,7 @@ from event_model import compose_run
 from femtospin import analysis
 
 from ._cli import background
-from ._describe import delay_field, label
+from ._describe import condition_groups, delay_field, label
 from ._live_moke import MokeStrategy, is_moke, summary_lines, write_moke_report
 from ._live_series import SeriesResult, plot_series, series_kind, series_lines, series_result
 from ._storage import RunWriter, checked_uid
@@ -290,18 +290,13 @@ class LiveAnalysis:
             return []
         slow = [c for c in self._conditions if c not in SYMMETRY]
         fast = [c for c in self._conditions if c in SYMMETRY]
-        groups = sorted({tuple(r) for r in zip(*(rows[c].tolist() for c in slow))}) if slow else [()]
         results = []
-        for g in groups:
-            sel = np.ones(rows["delay"].size, bool)
-            for c, v in zip(slow, g):
-                sel &= rows[c] == v
+        for group, sel in condition_groups(rows, slow):
             keys = list(zip(*(rows[c][sel].tolist() for c in fast))) if fast else [()] * int(sel.sum())
             keep = complete_rows(rows["delay"][sel], keys)
             d, s = rows["delay"][sel][keep], rows["signal"][sel][keep]
             conds = {c: rows[c][sel][keep] for c in fast}
             extra = {ARGUMENT[k]: rows[k][sel][keep] for k in self._readings}
-            group = dict(zip(slow, g))
             try:
                 res = self._analyze(d, s, conds or None, **extra, **self._options)
                 results.append(GroupResult(group, int(d.size), res))

@@ -18,7 +18,7 @@ import numpy as np
 
 from femtospin import analysis
 
-from ._describe import label
+from ._describe import condition_groups, label
 
 CHOP_DEFAULT = math.sqrt(2) / math.pi  # square-wave chopping, equal AC and DC gains
 FAST = ("kerr", "state", "magnetization")  # conditions one fit is formed from; the others are groups
@@ -117,12 +117,8 @@ class MokeStrategy:
             return [GroupResult({}, 0, StaticOnly(static, warnings), "no delay scan: the static Kerr signal only")
                     ] if static else []
         slow = [c for c in conditions if c not in FAST]
-        groups = sorted({tuple(r) for r in zip(*(rows[c].tolist() for c in slow))}) if slow else [()]
         results = []
-        for g in groups:
-            sel = np.ones(rows["delay"].size, bool)
-            for c, v in zip(slow, g):
-                sel &= rows[c] == v
+        for group, sel in condition_groups(rows, slow):
             col = {k: rows[k][sel] for k in ("kerr", "state", "magnetization", "repeat", "overload", "power")
                    if k in rows}
             try:
@@ -133,9 +129,9 @@ class MokeStrategy:
                                             static=static, resolution_fwhm_fs=self.fwhm,
                                             fix_sources={"resolution_fwhm_fs": "the run's pump duration"})
                 res.warnings[:0] = warnings
-                results.append(GroupResult(dict(zip(slow, g)), int(sel.sum()), res))
+                results.append(GroupResult(group, int(sel.sum()), res))
             except ValueError as exc:
-                results.append(GroupResult(dict(zip(slow, g)), int(sel.sum()), None, str(exc)))
+                results.append(GroupResult(group, int(sel.sum()), None, str(exc)))
         return results
 
 

@@ -18,7 +18,7 @@ its degrees of freedom and p-value say whether the model describes the data.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -97,11 +97,12 @@ class WaveformModel:
     scaled: bool = True
 
 
+_SPIN_VOLTAGE = {"tau_es_fs": ParamSpec(104.0, True, 5.0, 3000.0), "tau_ep_fs": ParamSpec(400.0, True, 20.0, 10000.0),
+                 "R": ParamSpec(0.1, True, 1e-3, 1.0)}
+
 MODELS: dict[str, WaveformModel] = {
     "spin-voltage": WaveformModel("spin-voltage", _spin_voltage, {
-        "tau_es_fs": ParamSpec(104.0, True, 5.0, 3000.0),
-        "tau_ep_fs": ParamSpec(400.0, True, 20.0, 10000.0),
-        "R": ParamSpec(0.1, True, 1e-3, 1.0),
+        **_SPIN_VOLTAGE,
         "amplitude": ParamSpec(1.0),
         **_COMMON}),
     "sse": WaveformModel("sse", _spin_seebeck, {
@@ -120,9 +121,7 @@ MODELS: dict[str, WaveformModel] = {
     "spin-diffusion": WaveformModel("spin-diffusion", _spin_diffusion, {
         "tau_s_fs": ParamSpec(100.0, True, 0.5, 1e5),
         "thickness_nm": ParamSpec(20.0, False, 0.1, 1e4),
-        "tau_es_fs": ParamSpec(104.0, False, 5.0, 3000.0),
-        "tau_ep_fs": ParamSpec(400.0, False, 20.0, 10000.0),
-        "R": ParamSpec(0.1, False, 1e-3, 1.0),
+        **{k: replace(v, vary=False) for k, v in _SPIN_VOLTAGE.items()},  # the injected current: held fixed
         "amplitude": ParamSpec(1.0),
         **_COMMON}),
     "photo-spin": WaveformModel("photo-spin", _photo_spin, {
