@@ -290,9 +290,8 @@ def test_a_hung_then_down_server_never_stalls_a_measurement_and_gets_the_run_whe
     from tiled.client import from_uri
     from tiled.server import SimpleTiledServer
 
-    # the service would wait on the hung server for an hour: a RunEngine that waited on the catalog would never
-    # finish the run below, so the run finishing at all shows it does not
-    monkeypatch.setenv("FEMTOSPIN_CATALOG_TIMEOUT_S", "3600")
+    # the service waits up to 30 s on the hung server: the second run below is measured while it does
+    monkeypatch.setenv("FEMTOSPIN_CATALOG_TIMEOUT_S", "30")
     hung = _HungServer()
     uri = f"http://127.0.0.1:{hung.port}/api/v1?api_key=labsecret"
     target = Target(tmp_path.resolve(), uri)
@@ -304,17 +303,25 @@ def test_a_hung_then_down_server_never_stalls_a_measurement_and_gets_the_run_whe
         while not (hung.conns and f"{uid}.jsonl" in (read_status(target) or {}).get("pending", [])) \
                 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert hung.conns and f"{uid}.jsonl" in read_status(target)["pending"]  # asked the server, still waiting
-        assert load_run(uid, tmp_path).stop["exit_status"] == "success"  # measured while the catalog hangs
+        stuck = read_status(target)
+        assert hung.conns and f"{uid}.jsonl" in stuck["pending"] and not stuck["pass_done"]  # asked, no answer
+        uid2 = _measure(session, table)
+        # measured from start to stop while the service's request to the hung server was still unanswered
+        assert load_run(uid2, tmp_path).stop["exit_status"] == "success"
+        still = read_status(target)
+        assert still["pass_started"] == stuck["pass_started"] and not still["pass_done"]
         hung.close()
-        uid2 = _measure(session, table)  # the server is down now: still no stall
+        uid3 = _measure(session, table)  # the server is down now: still no stall
         server = SimpleTiledServer(tmp_path / "lab", api_key="labsecret", port=hung.port)
         try:
-            lab = from_uri(server.uri)
-            deadline = time.monotonic() + 60
-            while not {uid, uid2} <= set(lab) and time.monotonic() < deadline:
+            # watch the service's ledger, not the server: the test adds no requests while the service writes
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not (
+                    target.ledger_path.exists() and
+                    {f"{u}.jsonl" for u in (uid, uid2, uid3)} <= set(target.ledger_path.read_text().split())):
                 time.sleep(0.3)
-            assert {uid, uid2} <= set(lab)
+            lab = from_uri(server.uri)
+            assert {uid, uid2, uid3} <= set(lab)
             assert lab[uid]["primary"].read()["lockin_x"].size == load_run(uid, tmp_path).table()["seq_num"].size
             lab.context.close()
         finally:
