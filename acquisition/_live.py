@@ -88,6 +88,9 @@ def analysis_options(start: dict) -> dict | None:
     if fwhm:
         options["fix"] = {"resolution_fwhm_fs": float(fwhm)}
         options["fix_sources"] = FIX_SOURCES
+    fly = (start.get("fly") or {}).get("filter")
+    if fly:  # a fly run: the lock-in's filter along the sweep is part of the forward model
+        options["sweep"] = fly
     nominal = (start.get("laser") or {}).get("nominal_W")
     if nominal:
         options["reference_level"] = float(nominal)

@@ -49,6 +49,7 @@ from ._series import (
     spin_accumulation,
     spin_accumulation_pap,
 )
+from ._sweep import SMEAR_PER_STEP, SweepFilter, bin_samples, fly_grid, sweep_rate_fs_s, with_sweep
 from ._symmetry import (
     COMPONENTS,
     CONDITIONS,
@@ -72,6 +73,12 @@ from ._transfer import (
 )
 
 __all__ = [
+    "SMEAR_PER_STEP",
+    "SweepFilter",
+    "bin_samples",
+    "fly_grid",
+    "sweep_rate_fs_s",
+    "with_sweep",
     "COMPONENTS",
     "CONDITIONS",
     "DETECTORS",

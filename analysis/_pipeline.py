@@ -33,6 +33,7 @@ from ._grid import Sampling, sampling
 from ._materials import StackPhysics, stack_physics
 from ._models import FWHM_TO_SIGMA
 from ._noise import BASELINE_GAP_FS, NoiseModel, estimate_noise, from_residuals
+from ._sweep import SweepFilter, with_sweep
 from ._symmetry import Component, average_conditions, components
 
 # which component carries the spin current without a sample to say, in order of preference (physics.md §3)
@@ -222,7 +223,7 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
             model: str | None = None, fix: dict[str, float] | None = None, fix_sources: dict[str, str] | None = None,
             free: tuple[str, ...] = (), component: str | None = None,
             noise_before_fs: float | None = None, support_margin_fs: float | None = None,
-            lam: float | None = None) -> AnalysisResult:
+            lam: float | None = None, sweep: SweepFilter | dict | None = None) -> AnalysisResult:
     """Analyze one composite THz-emission measurement.
 
     Parameters
@@ -266,6 +267,10 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
         E is constrained to zero before t0 − margin; default 1.5 × the resolution FWHM.
     lam : float, optional
         Fixed regularization strength instead of the discrepancy principle.
+    sweep : SweepFilter or dict, optional
+        Fly scans: the lock-in filter along the sweep (and the binning) as a kernel
+        in delay; the fit's forward model and the deconvolution include it, so the
+        resolution kernel states its effect.
 
     Returns
     -------
@@ -304,6 +309,7 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
         raise ValueError(f"need at least {MIN_DELAYS} distinct delays in component {name!r}, have {t.size}")
     samp = sampling(t)
     op = response_for(samp.n, samp.dt_fs, detector=detector, transfer=transfer, probe_fwhm_fs=probe_fwhm_fs)
+    op = with_sweep(op, SweepFilter(**sweep) if isinstance(sweep, dict) else sweep)
     fix_all, sources = {}, {}
     if physics is not None and model == physics.model:
         held = {k: v for k, v in physics.fixed.items() if k not in free}

@@ -6,6 +6,7 @@ which instrument plays which role is said by a profile file, not here.
 
 from ._attenuator import WaveplateAttenuator
 from ._base import DriverSignal, config, finished
+from ._flyer import AxisSweep, DelayFlyer, SRSBuffer
 from ._heater import HeaterController, PumpPowerMeter
 from ._interfaces import (
     Attenuator,
@@ -26,7 +27,9 @@ __all__ = [
     "FS_PER_MM_DOUBLE_PASS",
     "N_AIR",
     "Attenuator",
+    "AxisSweep",
     "DelayCalibration",
+    "DelayFlyer",
     "DelayLine",
     "DelayStage",
     "DriverSignal",
@@ -41,6 +44,7 @@ __all__ = [
     "PumpPowerMeter",
     "RotationMount",
     "RotationStage",
+    "SRSBuffer",
     "SpotStage",
     "TemperatureController",
     "TranslationStage",

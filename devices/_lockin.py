@@ -58,3 +58,10 @@ class LockInAmplifier(Device):
 
     def trigger(self):
         return background(self, self._snapshot, self.timeout_s.get())
+
+    def buffer(self, sweep=None):
+        """The instrument's internal buffer, for fly scans (SR830/SR860)."""
+        from ._flyer import SRSBuffer
+        if not hasattr(self.driver, "buffer_setup"):
+            raise TypeError(f"{self.name}: its driver has no buffer; fly scans need one")
+        return SRSBuffer(self)

@@ -22,11 +22,13 @@ from ._conditions import (
     state_dim,
     temperature_dim,
 )
+from ._fly import MODES, fly_measure
 from ._measure import measure
 from ._stubs import Measurement, lockin_settle_s, make_safe, read_at
 from ._validate import (
     PlanArgumentError,
     check_baseline,
+    check_choices,
     check_delays,
     check_points,
     check_positive,
@@ -45,7 +47,7 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
                  magnetization=(), angles=(), helicities=(), kerr=(), states=(), temperatures=(), spots=(),
                  fluences=(), repeats: int = 1, interleave: str = "scan", order: str = "abba", fast=None,
                  saturation_mT: float = 50.0, field_mT: float = 0.0, reverse_mT: float | None = None,
-                 ramp_K_per_min: float | None = None, readables=(), setup: dict | None = None,
+                 ramp_K_per_min: float | None = None, mode: str = "step", readables=(), setup: dict | None = None,
                  md: dict | None = None, plan_name: str = "thz_emission") -> Measurement:
     """One run of delay sweeps over every combination of the given conditions.
 
@@ -81,12 +83,17 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
     fast : sequence of str, optional
         Conditions interleaved inside each repeat; default the cheap ones
         (state, angle, helicity, kerr, magnetization). The others are outer loops.
+    mode : {"step", "fly"}
+        ``step``: settle and read at each delay. ``fly``: each sweep a constant-velocity
+        round trip recorded from the lock-in's buffer, binned at the grid's finest step
+        (interleave ``scan`` only; see :mod:`femtospin.plans._fly`).
     setup : dict, optional
         The table's ``detection`` and ``pump`` as its start document records them
         (filled in from the profile by ``femtospin run``, ``serve`` and ``replay``).
         A THz-emission grid must start early enough for the analysis on that
         detector (:func:`check_baseline`; GaP 250 µm without it).
     """
+    (mode,) = check_choices("mode", [mode], MODES)
     delays = check_delays("delays", delays, stage)
     requested = {"temperature_K": temperatures, "spot_mm": spots, "fluence_mJcm2": fluences, "state": states,
                  "angle_deg": angles, "helicity": helicities, "kerr": kerr, "magnetization": magnetization}
@@ -116,25 +123,25 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
             **{PARAMETER_OF_CONDITION[k]: list(v) for k, v in requested.items() if len(list(v))},
             "repeats": repeats, "interleave": interleave, "order": order, "fast": fast,
             "saturation_mT": saturation_mT, "field_mT": field_mT, "reverse_mT": reverse_mT,
-            "ramp_K_per_min": ramp_K_per_min}
-    return measure(lockin, stage, delays, dims, steps, plan_name=plan_name, plan_args=args,
-                   power_meter=power_meter, magnet=magnet, heater=heater if len(list(temperatures)) else None,
-                   readables=readables, md={"fast_conditions": fast, "interleave": interleave, "order": order,
-                                            **(md or {})})
+            "ramp_K_per_min": ramp_K_per_min, "mode": mode}
+    return _executor(mode)(lockin, stage, delays, dims, steps, plan_name=plan_name, plan_args=args,
+                           power_meter=power_meter, magnet=magnet, heater=heater if len(list(temperatures)) else None,
+                           readables=readables, md={"fast_conditions": fast, "interleave": interleave,
+                                                    "order": order, **(md or {})})
 
 
 def delay_scan(lockin, stage, delays, *, magnet=None, magnetization=(), saturation_mT: float = 50.0,
-               field_mT: float = 0.0, power_meter=None, readables=(), setup: dict | None = None,
+               field_mT: float = 0.0, mode: str = "step", power_meter=None, readables=(), setup: dict | None = None,
                md: dict | None = None) -> Measurement:
     """Delay sweeps at the current conditions, or one per magnetization sign; a thz_emission."""
     return thz_emission(lockin, stage, delays, magnet=magnet, magnetization=magnetization,
-                        saturation_mT=saturation_mT, field_mT=field_mT, power_meter=power_meter,
+                        saturation_mT=saturation_mT, field_mT=field_mT, mode=mode, power_meter=power_meter,
                         readables=readables, setup=setup, md=md, plan_name="delay_scan")
 
 
 def moke_scan(lockin, stage, delays, *, probe_qwp, kerr=("rotation",), magnet=None, magnetization=(), states=(),
               saturation_mT: float = 50.0, reverse_mT: float | None = None, static_kerr_V: dict | None = None,
-              **kwargs) -> Measurement:
+              mode: str = "step", **kwargs) -> Measurement:
     """TR-MOKE: Kerr rotation and/or ellipticity (probe quarter-wave plate) over magnetization or P/AP states.
 
     ``static_kerr_V`` ({"rotation": V, "ellipticity": V}, with optional
@@ -148,34 +155,36 @@ def moke_scan(lockin, stage, delays, *, probe_qwp, kerr=("rotation",), magnet=No
     md = {**(kwargs.pop("md", None) or {}), "static_kerr_V": static_kerr_V}
     return thz_emission(lockin, stage, delays, probe_qwp=probe_qwp, kerr=kerr, magnet=magnet,
                         magnetization=magnetization, states=states, saturation_mT=saturation_mT,
-                        reverse_mT=reverse_mT, md=md, plan_name="moke_scan", **kwargs)
+                        reverse_mT=reverse_mT, md=md, plan_name="moke_scan", mode=mode, **kwargs)
 
 
 def temperature_series(lockin, stage, delays, temperatures, *, heater, magnet=None, magnetization=(1, -1),
-                       ramp_K_per_min: float | None = None, setup: dict | None = None, **kwargs) -> Measurement:
+                       ramp_K_per_min: float | None = None, mode: str = "step", setup: dict | None = None,
+                       **kwargs) -> Measurement:
     """±M sweeps at each temperature; each setpoint is reached at the limited ramp and held stable."""
     _nonempty("temperatures", temperatures, "K")
     return thz_emission(lockin, stage, delays, heater=heater, magnet=magnet, temperatures=temperatures,
-                        magnetization=magnetization, ramp_K_per_min=ramp_K_per_min, setup=setup,
+                        magnetization=magnetization, ramp_K_per_min=ramp_K_per_min, setup=setup, mode=mode,
                         plan_name="temperature_series", **kwargs)
 
 
 def fluence_series(lockin, stage, delays, fluences, *, attenuator, magnet=None, magnetization=(1, -1),
-                   setup: dict | None = None, **kwargs) -> Measurement:
+                   mode: str = "step", setup: dict | None = None, **kwargs) -> Measurement:
     """±M sweeps at each pump fluence (mJ/cm²)."""
     _nonempty("fluences", fluences, "mJ/cm²")
     return thz_emission(lockin, stage, delays, attenuator=attenuator, magnet=magnet, fluences=fluences,
-                        magnetization=magnetization, setup=setup, plan_name="fluence_series", **kwargs)
+                        magnetization=magnetization, setup=setup, mode=mode, plan_name="fluence_series", **kwargs)
 
 
-def field_loop(lockin, stage, magnet, delays, *, max_field_mT: float, step_mT: float, power_meter=None,
-               readables=(), md: dict | None = None) -> Measurement:
+def field_loop(lockin, stage, magnet, delays, *, max_field_mT: float, step_mT: float, mode: str = "step",
+               power_meter=None, readables=(), md: dict | None = None) -> Measurement:
     """Signal versus field, down from +``max_field_mT`` to −``max_field_mT`` and back up: the hysteresis loop.
 
     ``delays`` is one delay (signal at a fixed delay) or several (a waveform per
     field, whose RMS the analysis takes). Events carry ``field_mT`` (setpoint)
     and ``branch`` (``down``/``up``) besides the Hall readback.
     """
+    (mode,) = check_choices("mode", [mode], MODES)
     delays = check_delays("delays", np.atleast_1d(delays), stage)
     check_positive("max_field_mT", max_field_mT, magnet.max_field_mT.get(), "mT")
     check_positive("step_mT", step_mT, max_field_mT, "mT")
@@ -190,23 +199,24 @@ def field_loop(lockin, stage, magnet, delays, *, max_field_mT: float, step_mT: f
                       lambda old, new: abs(new - (old or 0.0)) / ramp + settle)]
     steps = ([({"branch": "down", "field_mT": float(f)}, list(range(len(delays)))) for f in down]
              + [({"branch": "up", "field_mT": float(f)}, list(range(len(delays)))) for f in up])
-    args = {"delays": delays.tolist(), "max_field_mT": max_field_mT, "step_mT": step_mT}
-    return measure(lockin, stage, delays, dims, steps, plan_name="field_loop", plan_args=args,
-                   power_meter=power_meter, magnet=magnet, readables=readables, md=md)
+    args = {"delays": delays.tolist(), "max_field_mT": max_field_mT, "step_mT": step_mT, "mode": mode}
+    return _executor(mode)(lockin, stage, delays, dims, steps, plan_name="field_loop", plan_args=args,
+                           power_meter=power_meter, magnet=magnet, readables=readables, md=md)
 
 
-def qwp_sweep(lockin, stage, pump_qwp, delays, angles, *, power_meter=None, readables=(),
+def qwp_sweep(lockin, stage, pump_qwp, delays, angles, *, mode: str = "step", power_meter=None, readables=(),
               md: dict | None = None) -> Measurement:
     """Signal versus pump quarter-wave-plate angle φ (decomposed as C·sin2φ + L1·sin4φ + L2·cos4φ + D)."""
+    (mode,) = check_choices("mode", [mode], MODES)
     delays = check_delays("delays", np.atleast_1d(delays), stage)
     require("pump_qwp", pump_qwp, "sweeping the quarter-wave plate")
     dim = angle_dim(pump_qwp, angles)  # angles in [0, 360] deg, checked
     dim = Dimension("qwp_deg", dim.values, "deg", dim.move, dim.devices, dim.change_s)
     angles = list(dim.values)
     steps = [({"qwp_deg": a}, list(range(len(delays)))) for a in angles]
-    return measure(lockin, stage, delays, [dim], steps, plan_name="qwp_sweep",
-                   plan_args={"delays": delays.tolist(), "angles": angles}, power_meter=power_meter,
-                   readables=readables, md=md)
+    return _executor(mode)(lockin, stage, delays, [dim], steps, plan_name="qwp_sweep",
+                           plan_args={"delays": delays.tolist(), "angles": angles, "mode": mode},
+                           power_meter=power_meter, readables=readables, md=md)
 
 
 def find_time_zero(lockin, stage, *, start_fs: float = -3000.0, stop_fs: float = 3000.0, step_fs: float = 50.0,
@@ -254,6 +264,11 @@ def find_time_zero(lockin, stage, *, start_fs: float = -3000.0, stop_fs: float =
 
     estimated = (len(coarse) + n_fine) * (settle + 0.05)
     return Measurement(run(), _md, estimated)
+
+
+def _executor(mode: str):
+    """The executor of a mode: settle-and-read at each delay, or fly round trips."""
+    return fly_measure if mode == "fly" else measure
 
 
 def _nonempty(name: str, values, units: str) -> None:
