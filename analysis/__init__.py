@@ -49,7 +49,16 @@ from ._series import (
     spin_accumulation,
     spin_accumulation_pap,
 )
-from ._sweep import SMEAR_PER_STEP, SweepFilter, bin_samples, fly_grid, sweep_rate_fs_s, with_sweep
+from ._sweep import (
+    SMEAR_PER_STEP,
+    SweepFilter,
+    bin_samples,
+    fly_grid,
+    low_frequency_excess,
+    noise_correlation,
+    sweep_rate_fs_s,
+    with_sweep,
+)
 from ._symmetry import (
     COMPONENTS,
     CONDITIONS,
@@ -77,6 +86,8 @@ __all__ = [
     "SweepFilter",
     "bin_samples",
     "fly_grid",
+    "low_frequency_excess",
+    "noise_correlation",
     "sweep_rate_fs_s",
     "with_sweep",
     "COMPONENTS",

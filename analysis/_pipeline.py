@@ -33,7 +33,7 @@ from ._grid import Sampling, sampling
 from ._materials import StackPhysics, stack_physics
 from ._models import FWHM_TO_SIGMA
 from ._noise import BASELINE_GAP_FS, NoiseModel, estimate_noise, from_residuals
-from ._sweep import SweepFilter, with_sweep
+from ._sweep import SweepFilter, low_frequency_excess, with_sweep
 from ._symmetry import Component, average_conditions, components
 
 # which component carries the spin current without a sample to say, in order of preference (physics.md §3)
@@ -88,6 +88,7 @@ class AnalysisResult:
     warnings: list = field(default_factory=list)
     excluded: dict = field(default_factory=dict)
     reference: dict | None = None
+    sweep: dict | None = None
 
     @property
     def resolution_fs(self) -> float:
@@ -127,6 +128,7 @@ class AnalysisResult:
             "warnings": self.warnings,
             "excluded": self.excluded,
             "reference": self.reference,
+            "sweep": self.sweep,
         })
 
 
@@ -270,7 +272,9 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
     sweep : SweepFilter or dict, optional
         Fly scans: the lock-in filter along the sweep (and the binning) as a kernel
         in delay; the fit's forward model and the deconvolution include it, so the
-        resolution kernel states its effect.
+        resolution kernel states its effect. The filter also correlates the noise of
+        neighbouring bins: the fitted parameters' errors are scaled by √ of its
+        low-frequency excess (:func:`low_frequency_excess`), reported under ``sweep``.
 
     Returns
     -------
@@ -309,7 +313,8 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
         raise ValueError(f"need at least {MIN_DELAYS} distinct delays in component {name!r}, have {t.size}")
     samp = sampling(t)
     op = response_for(samp.n, samp.dt_fs, detector=detector, transfer=transfer, probe_fwhm_fs=probe_fwhm_fs)
-    op = with_sweep(op, SweepFilter(**sweep) if isinstance(sweep, dict) else sweep)
+    sweep = SweepFilter(**sweep) if isinstance(sweep, dict) else sweep
+    op = with_sweep(op, sweep)
     fix_all, sources = {}, {}
     if physics is not None and model == physics.model:
         held = {k: v for k, v in physics.fixed.items() if k not in free}
@@ -336,6 +341,10 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
             noise = from_residuals(noise, (comp.value - first.best_fit) ** 2)
         fit = fit_waveform(samp, comp.value, model, response=op, sigma=noise.sigma, fix=fix_all, sources=sources)
         fit.p_value = _p_value(fit, noise)
+        if sweep is not None:
+            excess = low_frequency_excess(sweep, float(np.median(np.diff(t))))
+            for p in fit.params.values():
+                p["stderr"] *= np.sqrt(excess)
         _add_drift(fit, noise)
         t0 = fit.value("t0_fs")
         shape = get_model(model).shape
@@ -365,7 +374,11 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
     if lost is not None:
         warnings.append(f"the deconvolved j_s keeps only {dec.slow_recovery:.0%} of a slow component (offset, long "
                         f"tail) 1–2 ps after it starts{lost}: read slow parts from the fit, not from j_s")
-    return AnalysisResult(t, comps, name, fit, dec, float(t0), noise, physics, warnings, excluded, ref_info)
+    sweep_info = None if sweep is None else {
+        **sweep.to_dict(), "mean_lag_fs": sweep.mean_lag_fs, "rms_fs": sweep.rms_fs,
+        "low_frequency_excess": low_frequency_excess(sweep, float(np.median(np.diff(t))))}
+    return AnalysisResult(t, comps, name, fit, dec, float(t0), noise, physics, warnings, excluded, ref_info,
+                          sweep_info)
 
 
 def _slow_part_lost(dec: Deconvolution, fit: FitResult | None, samp: Sampling, model: str) -> str | None:

@@ -91,6 +91,54 @@ class SweepFilter:
         return {"lag_fs": self.lag_fs, "order": self.order, "up_fraction": self.up_fraction, "bin_fs": self.bin_fs}
 
 
+def noise_correlation(sweep: SweepFilter, step_fs: float, max_lag: int = 64) -> np.ndarray:
+    """Correlation ρ_k (k = 0 … max_lag) of the binned noise of one sweep between bins k steps apart.
+
+    The noise at the lock-in's input is white; along a sweep it reaches a bin
+    through the filter's kernel in delay and the bin's box, so bins closer than
+    the kernel's width share noise. Up and down sweeps have independent noise
+    with the same correlation, and so has their average.
+
+    Parameters
+    ----------
+    sweep : SweepFilter
+    step_fs : float
+        Spacing of the bins (fs), > 0.
+    max_lag : int, optional
+
+    Returns
+    -------
+    ndarray
+        ρ_0 = 1, ρ_1, …
+    """
+    if not step_fs > 0:
+        raise ValueError(f"step_fs must be > 0, got {step_fs}")
+    scales = [v for v in (sweep.lag_fs, sweep.bin_fs, step_fs) if v > 0]
+    dx = min(scales) / 32
+    n, ell = sweep.order, sweep.lag_fs
+    if ell > 0:
+        x = np.arange(0.0, ell * (n + 14 * np.sqrt(n)) + dx, dx)
+        kernel = x ** (n - 1) * np.exp(-x / ell)
+    else:
+        kernel = np.ones(1)
+    if sweep.bin_fs > 0:
+        kernel = np.convolve(kernel, np.ones(max(1, int(round(sweep.bin_fs / dx)))))
+    auto = np.correlate(kernel, kernel, "full")[kernel.size - 1:]
+    lags = np.arange(max_lag + 1) * step_fs / dx
+    return np.interp(lags, np.arange(auto.size), auto, right=0.0) / auto[0]
+
+
+def low_frequency_excess(sweep: SweepFilter, step_fs: float) -> float:
+    """1 + 2·Σ_{k≥1} ρ_k: how much more noise a smooth feature sees than independent bins would give.
+
+    A fit that weights the bins as independent states parameter errors too small
+    by √ of this for parameters set by features broader than the correlation
+    (τ_es, amplitude); the analysis scales them by it.
+    """
+    rho = noise_correlation(sweep, step_fs)
+    return float(1.0 + 2.0 * np.sum(rho[1:]))
+
+
 def sweep_rate_fs_s(step_fs: float, tau_s: float, slope_db: int, smear_per_step: float = SMEAR_PER_STEP) -> float:
     """Delay rate (fs/s) at which the filter smears a sweep by ``smear_per_step`` of a step, rms.
 

@@ -191,10 +191,11 @@ class SimSweep:
         return self.table.clock.now()
 
     def power_trace(self, power_meter, t0: float, t1: float) -> np.ndarray:
-        """The pump power the meter read at the encoder's poll times."""
+        """The pump power the meter read at the encoder's poll times, each reading with its own noise."""
         t = np.append(np.arange(t0, t1, self.poll_s), t1)
         table = self.table
-        return table.pump.power_W * _laser(table, t) * (1.0 + _drift(table, t))
+        noise = table.noise.amplitude * table.power_rng.standard_normal(t.size)  # as SimTable.pump_power_W
+        return table.pump.power_W * _laser(table, t) * (1.0 + _drift(table, t) + noise)
 
     def stop(self) -> None:
         """Halt a sweep: the carriage stays where the trajectory has brought it by now."""
