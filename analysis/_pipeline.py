@@ -28,12 +28,12 @@ from ._deconvolution import (
     reach_back,
     sampled_operator,
 )
-from ._fits import FitResult, fit_waveform, get_model, json_safe
+from ._fits import FitResult, ForwardModel, fit_waveform, get_model, json_safe
 from ._grid import Sampling, sampling
 from ._materials import StackPhysics, stack_physics
 from ._models import FWHM_TO_SIGMA
 from ._noise import BASELINE_GAP_FS, NoiseModel, estimate_noise, from_residuals
-from ._sweep import SweepFilter, low_frequency_excess, with_sweep
+from ._sweep import SweepFilter, correlated_error_factors, noise_correlation, with_sweep
 from ._symmetry import Component, average_conditions, components
 
 # which component carries the spin current without a sample to say, in order of preference (physics.md §3)
@@ -342,9 +342,8 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
         fit = fit_waveform(samp, comp.value, model, response=op, sigma=noise.sigma, fix=fix_all, sources=sources)
         fit.p_value = _p_value(fit, noise)
         if sweep is not None:
-            excess = low_frequency_excess(sweep, float(np.median(np.diff(t))))
-            for p in fit.params.values():
-                p["stderr"] *= np.sqrt(excess)
+            _widen_for_correlated_noise(fit, ForwardModel(samp, get_model(model), op), sweep,
+                                        float(np.median(np.diff(t))))
         _add_drift(fit, noise)
         t0 = fit.value("t0_fs")
         shape = get_model(model).shape
@@ -376,7 +375,9 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
                         f"tail) 1–2 ps after it starts{lost}: read slow parts from the fit, not from j_s")
     sweep_info = None if sweep is None else {
         **sweep.to_dict(), "mean_lag_fs": sweep.mean_lag_fs, "rms_fs": sweep.rms_fs,
-        "low_frequency_excess": low_frequency_excess(sweep, float(np.median(np.diff(t))))}
+        "noise_correlation": noise_correlation(sweep, float(np.median(np.diff(t))), 4).tolist(),
+        "error_factors": {k: v.get("correlation_factor") for k, v in (fit.params if fit else {}).items()
+                          if v.get("correlation_factor") is not None}}
     return AnalysisResult(t, comps, name, fit, dec, float(t0), noise, physics, warnings, excluded, ref_info,
                           sweep_info)
 
@@ -418,6 +419,24 @@ def _at_bound(model: str, name: str, value: float) -> bool:
     span = spec.max - spec.min
     tol = 1e-3 * span if np.isfinite(span) else 0.0
     return (np.isfinite(spec.min) and value - spec.min <= tol) or (np.isfinite(spec.max) and spec.max - value <= tol)
+
+
+def _widen_for_correlated_noise(fit: FitResult, fwd: ForwardModel, sweep: SweepFilter, step_fs: float) -> None:
+    """Fly scans: neighbouring bins share the filter's noise; each varied parameter's error becomes the sandwich one."""
+    names = [k for k, v in fit.params.items() if v["vary"]]
+    if not names:
+        return
+    p = {k: v["value"] for k, v in fit.params.items()}
+    columns = []
+    for name in names:
+        h = max(1e-4 * abs(p[name]), 1e-3 * (fit.params[name]["stderr"] or 0.0), 1e-9)
+        up, down = fwd({**p, name: p[name] + h}), fwd({**p, name: p[name] - h})
+        columns.append((up - down) / (2 * h) / fit.sigma)
+    factors = correlated_error_factors(np.column_stack(columns), noise_correlation(sweep, step_fs))
+    for name, factor in zip(names, factors):
+        if np.isfinite(factor):
+            fit.params[name]["stderr"] *= float(factor)
+            fit.params[name]["correlation_factor"] = float(factor)
 
 
 def _add_drift(fit: FitResult, noise: NoiseModel) -> None:

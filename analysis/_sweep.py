@@ -139,6 +139,39 @@ def low_frequency_excess(sweep: SweepFilter, step_fs: float) -> float:
     return float(1.0 + 2.0 * np.sum(rho[1:]))
 
 
+def correlated_error_factors(jacobian: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """By how much correlated noise widens each parameter's error over what independent points state.
+
+    With the fit weighting the points as independent, its covariance is A⁻¹,
+    A = JᵀJ (J the Jacobian of the model divided by each point's σ); with noise of
+    correlation R between points the estimate's covariance is the sandwich
+    A⁻¹·JᵀRJ·A⁻¹. Points are assumed evenly spaced (R Toeplitz in ρ_k).
+
+    Parameters
+    ----------
+    jacobian : ndarray, shape (points, parameters)
+        ∂model/∂p / σ at the best fit.
+    rho : ndarray
+        ρ_0 = 1, ρ_1, … between points k apart.
+
+    Returns
+    -------
+    ndarray
+        √(sandwich_jj / (A⁻¹)_jj) per parameter.
+    """
+    J = np.asarray(jacobian, float)
+    RJ = J.copy()
+    for k in range(1, min(len(rho), J.shape[0])):
+        if rho[k] == 0.0:
+            continue
+        RJ[k:] += rho[k] * J[:-k]
+        RJ[:-k] += rho[k] * J[k:]
+    a_inv = np.linalg.pinv(J.T @ J)
+    sandwich = a_inv @ (J.T @ RJ) @ a_inv
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sqrt(np.clip(np.diag(sandwich), 0, None) / np.diag(a_inv))
+
+
 def sweep_rate_fs_s(step_fs: float, tau_s: float, slope_db: int, smear_per_step: float = SMEAR_PER_STEP) -> float:
     """Delay rate (fs/s) at which the filter smears a sweep by ``smear_per_step`` of a step, rms.
 

@@ -78,3 +78,15 @@ def test_bins_put_the_value_at_the_centre():
 def test_fly_grid_spans_the_delays_at_the_finest_step():
     grid = analysis.fly_grid(np.r_[np.arange(-1000.0, -200.0, 20.0), np.arange(-200.0, 400.0, 5.0)])
     assert grid[0] == -1000.0 and grid[-1] == 395.0 and np.allclose(np.diff(grid), 5.0)
+
+
+def test_correlated_errors_of_a_mean_against_the_closed_form():
+    """The mean of N equally weighted points: var = σ²/N² · Σ_ij R_ij; independent points would say σ²/N."""
+    rho = np.array([1.0, 0.4, 0.1])
+    n = 200
+    R = sum(r * (np.eye(n, k=k) + (np.eye(n, k=-k) if k else 0)) for k, r in enumerate(rho))
+    factor = analysis.correlated_error_factors(np.ones((n, 1)), rho)
+    assert factor[0] ** 2 == pytest.approx(R.sum() / n)
+    # a parameter set by alternating points (the grid's Nyquist frequency) sees less noise, not more
+    alternating = analysis.correlated_error_factors(((-1.0) ** np.arange(n))[:, None], rho)[0]
+    assert alternating**2 == pytest.approx(1 - 2 * 0.4 + 2 * 0.1, abs=0.01)
