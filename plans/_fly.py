@@ -117,17 +117,12 @@ def fly_measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], st
     by_name = {d.name: d for d in dims}
     conditions = list(steps[0][0]) if steps else []
     cond_signals = {name: Signal(name=name, value=steps[0][0][name], kind=Kind.hinted) for name in conditions}
-    fields = {"delay": stage.delay.name, "x": lockin.x.name, "y": lockin.y.name, "overload": lockin.overload.name,
-              "samples": "fly_samples"}
-    if power_meter is not None:
-        fields["power"] = power_meter.power.name
-    point = {k: Signal(name=f, value=False if k == "overload" else 0.0, kind=Kind.hinted) for k, f in fields.items()}
+    point = point_signals(stage, lockin, power_meter)
     others = [d for d in _unique([*(dev for d in dims for dev in d.devices), *readables])
               if d is not stage and d is not lockin and d is not power_meter]
     detectors = [*point.values(), *others, *cond_signals.values()]
     settle = lockin_settle_s(lockin)
     estimated = fly_estimate_s(steps, by_name, fly, settle, stage)
-    fly_md = {k: v for k, v in fly.items()}
     _md = {
         "plan_name": plan_name,
         "plan_args": plan_args,
@@ -137,49 +132,14 @@ def fly_measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], st
         "settle_s": settle,
         "estimated_duration_s": estimated,
         "mode": "fly",
-        "fly": fly_md,
+        "fly": dict(fly),
         "hints": {"dimensions": [([stage.delay.name], "primary")]},
         **(md or {}),
     }
-    edges = np.append(grid - fly["step_fs"] / 2, grid[-1] + fly["step_fs"] / 2)
-
-    def sweep(stop_fs):
-        yield from bps.mv(flyer.stop_fs, stop_fs)
-        yield from bps.kickoff(flyer, wait=True)
-        yield from bps.complete(flyer, wait=True)
-        return (yield from bps.collect(flyer))
-
-    def wait_for_laser(reference):
-        waited = 0.0
-        while True:
-            reading = yield from bps.rd(power_meter.power)  # a suspender sees it too
-            if reading >= LASER_DROP_FRACTION * reference:
-                return
-            if waited >= LASER_WAIT_MAX_S:
-                raise RuntimeError(f"{power_meter.name}: pump power {reading:.3g} W stayed below "
-                                   f"{LASER_DROP_FRACTION:g} × {reference:.3g} W for {waited:.0f} s")
-            yield from bps.sleep(LASER_WAIT_S)
-            waited += LASER_WAIT_S
-
-    def round_trip():
-        """Both sweeps of one step; the binned (up + down)/2 per grid point, or None if the laser dropped."""
-        yield from bps.mv(stage, fly["start_fs"])
-        yield from bps.sleep(settle)
-        reference = None
-        if power_meter is not None:
-            reference = yield from bps.rd(power_meter.power)
-        up = yield from sweep(fly["stop_fs"])
-        down = yield from sweep(fly["start_fs"])
-        samples = [_columns(up, flyer.name), _columns(down, flyer.name)]
-        if reference is not None:
-            low = min(float(np.nanmin(s["power"])) if s["power"].size else np.inf for s in samples)
-            if low < LASER_DROP_FRACTION * reference:
-                yield from wait_for_laser(reference)
-                return None
-        return _bin_round_trip(edges, samples)
+    edges = bin_edges(grid)
 
     @bpp.run_decorator(md=_md)
-    @bpp.finalize_decorator(lambda: _safe_after_fly(flyer, stage, magnet, heater))
+    @bpp.finalize_decorator(lambda: safe_after_fly(flyer, stage, magnet, heater))
     def run():
         current: dict = {}
         yield from bps.mv(flyer.velocity_mm_s, fly["velocity_mm_s"], flyer.rate_hz, fly["sample_rate_hz"])
@@ -193,20 +153,78 @@ def fly_measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], st
                     yield from dim.move(conds[name])
                 yield from bps.mv(cond_signals[name], conds[name])
                 current[name] = conds[name]
-            for attempt in range(MAX_ATTEMPTS):
-                binned = yield from round_trip()
-                if binned is not None:
-                    break
-            else:
-                raise RuntimeError(f"fly: the pump power dropped during {MAX_ATTEMPTS} round trips in a row at "
-                                   f"{conds}; no sweep of it was recorded")
-            for k in np.nonzero(binned["samples"] > 0)[0]:
-                for key, sig in point.items():
-                    value = grid[k] if key == "delay" else binned[key][k]
-                    sig.put(bool(value) if key == "overload" else float(value))
-                yield from bps.trigger_and_read(detectors)
+            binned = yield from round_trip(flyer, stage, fly, edges, settle, power_meter, where=conds)
+            yield from emit_bins(binned, grid, point, detectors)
 
     return Measurement(run(), _md, estimated)
+
+
+def bin_edges(grid: np.ndarray) -> np.ndarray:
+    """Edges of bins one step wide centred on the (uniform) grid."""
+    step = float(grid[1] - grid[0])
+    return np.append(grid - step / 2, grid[-1] + step / 2)
+
+
+def _sweep(flyer, stop_fs: float):
+    yield from bps.mv(flyer.stop_fs, stop_fs)
+    yield from bps.kickoff(flyer, wait=True)
+    yield from bps.complete(flyer, wait=True)
+    return (yield from bps.collect(flyer))
+
+
+def _wait_for_laser(power_meter, reference: float):
+    waited = 0.0
+    while True:
+        reading = yield from bps.rd(power_meter.power)  # a suspender sees it too
+        if reading >= LASER_DROP_FRACTION * reference:
+            return
+        if waited >= LASER_WAIT_MAX_S:
+            raise RuntimeError(f"{power_meter.name}: pump power {reading:.3g} W stayed below "
+                               f"{LASER_DROP_FRACTION:g} × {reference:.3g} W for {waited:.0f} s")
+        yield from bps.sleep(LASER_WAIT_S)
+        waited += LASER_WAIT_S
+
+
+def round_trip(flyer, stage, fly: dict, edges: np.ndarray, settle_s: float, power_meter=None, where=None):
+    """Up and down sweep of one step, binned: {x, y, power, overload, samples} per bin.
+
+    A round trip during which the pump power fell below ``LASER_DROP_FRACTION`` of its
+    reading before the sweep stays in the ``fly`` stream only: the laser is waited
+    for and the round trip measured again, at most ``MAX_ATTEMPTS`` times.
+    """
+    for _ in range(MAX_ATTEMPTS):
+        yield from bps.mv(stage, fly["start_fs"])
+        yield from bps.sleep(settle_s)
+        reference = (yield from bps.rd(power_meter.power)) if power_meter is not None else None
+        up = yield from _sweep(flyer, fly["stop_fs"])
+        down = yield from _sweep(flyer, fly["start_fs"])
+        samples = [_columns(up, flyer.name), _columns(down, flyer.name)]
+        if reference is not None:
+            low = min(float(np.nanmin(c["power"])) if c["power"].size else np.inf for c in samples)
+            if low < LASER_DROP_FRACTION * reference:
+                yield from _wait_for_laser(power_meter, reference)
+                continue
+        return _bin_round_trip(edges, samples)
+    raise RuntimeError(f"fly: the pump power dropped during {MAX_ATTEMPTS} round trips in a row"
+                       f"{f' at {where}' if where else ''}; none of them was recorded")
+
+
+def emit_bins(binned: dict, grid: np.ndarray, point: dict, detectors: list):
+    """One event per bin that both sweeps reached: the bin's centre as the delay, its values as the readings."""
+    for k in np.nonzero(binned["samples"] > 0)[0]:
+        for key, sig in point.items():
+            value = grid[k] if key == "delay" else binned[key][k]
+            sig.put(bool(value) if key == "overload" else float(value))
+        yield from bps.trigger_and_read(detectors)
+
+
+def point_signals(stage, lockin, power_meter=None) -> dict[str, Signal]:
+    """Soft signals named as the step-mode fields, which carry each bin into its event."""
+    fields = {"delay": stage.delay.name, "x": lockin.x.name, "y": lockin.y.name, "overload": lockin.overload.name,
+              "samples": "fly_samples"}
+    if power_meter is not None:
+        fields["power"] = power_meter.power.name
+    return {k: Signal(name=f, value=False if k == "overload" else 0.0, kind=Kind.hinted) for k, f in fields.items()}
 
 
 def _columns(events: list, name: str) -> dict[str, np.ndarray]:
@@ -233,7 +251,7 @@ def _bin_round_trip(edges: np.ndarray, sweeps: list[dict]) -> dict[str, np.ndarr
     return out
 
 
-def _safe_after_fly(flyer, stage, magnet, heater):
+def safe_after_fly(flyer, stage, magnet=None, heater=None):
     """Stop a sweep still running (the stage must not keep moving), then make the table safe as in step mode."""
     try:
         flyer.stop()

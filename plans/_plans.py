@@ -22,7 +22,17 @@ from ._conditions import (
     state_dim,
     temperature_dim,
 )
-from ._fly import MODES, fly_measure
+from ._fly import (
+    MODES,
+    bin_edges,
+    emit_bins,
+    fly_measure,
+    fly_settings,
+    make_flyer,
+    point_signals,
+    round_trip,
+    safe_after_fly,
+)
 from ._measure import measure
 from ._stubs import Measurement, lockin_settle_s, make_safe, read_at
 from ._validate import (
@@ -220,24 +230,32 @@ def qwp_sweep(lockin, stage, pump_qwp, delays, angles, *, mode: str = "step", po
 
 
 def find_time_zero(lockin, stage, *, start_fs: float = -3000.0, stop_fs: float = 3000.0, step_fs: float = 50.0,
-                   fine_step_fs: float | None = 10.0, md: dict | None = None) -> Measurement:
+                   fine_step_fs: float | None = 10.0, mode: str = "step", md: dict | None = None) -> Measurement:
     """Locate the signal peak and store the stage position that puts it at delay 0.
 
     A coarse sweep over [``start_fs``, ``stop_fs``] finds the peak of |X|; an
     optional fine sweep of ±3 coarse steps refines it, with a parabola through
     the three highest points. The stage's ``time_zero_mm`` is updated and the
     new value recorded in the run's ``time_zero`` stream; the plan returns it.
+    In ``fly`` mode each sweep is a round trip (its filter lag cancels; the peak is
+    that of the waveform smeared by the even kernel of the finer sweep, a few fs rms).
     """
+    (mode,) = check_choices("mode", [mode], MODES)
     coarse = check_delays("delays", delay_grid(start_fs, stop_fs, step_fs), stage)
     if fine_step_fs is not None:
         check_positive("fine_step_fs", fine_step_fs, step_fs, "fs")
     settle = lockin_settle_s(lockin)
     x_field = lockin.x.name
     n_fine = int(np.floor(6 * step_fs / fine_step_fs + 1e-9)) + 1 if fine_step_fs is not None else 0
+    flyer = make_flyer(lockin, stage) if mode == "fly" else None
+    if flyer is not None:
+        fly_settings(lockin, stage, coarse, flyer.buffer)  # refuses a sweep the buffer cannot hold
+        point = point_signals(stage, lockin)
     _md = {"plan_name": "find_time_zero", "num_points": len(coarse) + n_fine,  # fewer if the fine sweep is clipped
-           "plan_args": {"start_fs": start_fs, "stop_fs": stop_fs, "step_fs": step_fs, "fine_step_fs": fine_step_fs},
-           "conditions": [], "settle_s": settle, "hints": {"dimensions": [([stage.delay.name], "primary")]},
-           **(md or {})}
+           "plan_args": {"start_fs": start_fs, "stop_fs": stop_fs, "step_fs": step_fs, "fine_step_fs": fine_step_fs,
+                         "mode": mode},
+           "conditions": [], "settle_s": settle, "mode": mode,
+           "hints": {"dimensions": [([stage.delay.name], "primary")]}, **(md or {})}
 
     def sweep(delays):
         found = []
@@ -247,15 +265,28 @@ def find_time_zero(lockin, stage, *, start_fs: float = -3000.0, stop_fs: float =
             found.append((reading[stage.delay.name]["value"], reading[x_field]["value"]))
         return np.array(found)
 
+    def fly_sweep(delays):
+        fly = fly_settings(lockin, stage, delays, flyer.buffer)
+        grid = fly.pop("grid_fs")
+        yield from bps.checkpoint()
+        yield from bps.mv(flyer.velocity_mm_s, fly["velocity_mm_s"], flyer.rate_hz, fly["sample_rate_hz"])
+        binned = yield from round_trip(flyer, stage, fly, bin_edges(grid), settle)
+        yield from emit_bins(binned, grid, point, list(point.values()))
+        keep = binned["samples"] > 0
+        return np.column_stack([grid[keep], binned["x"][keep]])
+
+    measure_sweep = fly_sweep if flyer is not None else sweep
+    safe = (lambda: safe_after_fly(flyer, stage)) if flyer is not None else (lambda: make_safe(stage))
+
     @bpp.run_decorator(md=_md)
-    @bpp.finalize_decorator(lambda: make_safe(stage))
+    @bpp.finalize_decorator(safe)
     def run():
-        data = yield from sweep(coarse)
+        data = yield from measure_sweep(coarse)
         if fine_step_fs is not None:
             centre = data[np.argmax(np.abs(data[:, 1])), 0]
             lo, hi = max(centre - 3 * step_fs, stage.low_limit_fs.get()), min(centre + 3 * step_fs,
                                                                                stage.high_limit_fs.get())
-            data = yield from sweep(delay_grid(lo, hi, fine_step_fs))
+            data = yield from measure_sweep(delay_grid(lo, hi, fine_step_fs))
         peak_fs = peak_position(data[:, 0], data[:, 1])
         new = stage.time_zero_mm.get() + peak_fs / stage.fs_per_mm.get()
         yield from bps.mv(stage.time_zero_mm, new)
