@@ -100,9 +100,10 @@ def main() -> None:
     shift = (m_fly - m_step) / np.hypot(e_step, e_fly)
     f = fly[0]["fly"]
     print()
-    print(f"fly: {f['rate_fs_s']:.1f} fs/s ({f['velocity_mm_s'] * 1e3:.2f} µm/s), buffer at {f['sample_rate_hz']:g} Hz, "
-          f"run-up {f['run_up_fs']:.0f} fs, filter along the sweep ℓ = {f['filter']['lag_fs']:.2f} fs × "
-          f"{f['filter']['order']} stages, {f['step_fs']:g} fs bins, up + down averaged")
+    print(f"fly: {f['rate_fs_s']:.1f} fs/s ({f['velocity_mm_s'] * 1e3:.2f} µm/s), "
+          f"buffer at {f['sample_rate_hz']:g} Hz, run-up {f['run_up_fs']:.0f} fs, "
+          f"filter along the sweep ℓ = {f['filter']['lag_fs']:.2f} fs × {f['filter']['order']} stages, "
+          f"{f['step_fs']:g} fs bins, up + down averaged")
     print(f"table time per run: step {t_step:.0f} s, fly {t_fly:.0f} s; fly spends {duty:.1%} of it sweeping "
           f"over the delays")
     print(f"τ_es stderr per run: step {s_step:.3f} fs, fly {s_fly:.3f} fs → table time for equal stderr: "

@@ -139,7 +139,7 @@ class SRSBuffer:
 
 
 class DelayFlyer(Device):
-    """One sweep of the delay line from where it is to ``stop_fs`` at ``velocity_mm_s``, the lock-in sampled at ``rate_hz``.
+    """One sweep of the delay line from where it is to ``stop_fs`` at ``velocity_mm_s``, the lock-in at ``rate_hz``.
 
     ``kickoff`` starts the buffer and the move; ``complete`` finishes when the
     stage has arrived (and fails if it never does); ``collect`` yields one event

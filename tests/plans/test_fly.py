@@ -3,9 +3,9 @@
 import bluesky.plan_stubs as bps
 import numpy as np
 import pytest
-from scipy import stats
 from bluesky.preprocessors import plan_mutator
 from bluesky.utils import RunEngineInterrupted
+from scipy import stats
 
 from femtospin import analysis
 from femtospin.acquisition import load_run, sim_profile

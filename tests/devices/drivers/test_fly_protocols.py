@@ -2,7 +2,6 @@
 
 import struct
 
-import numpy as np
 import pytest
 from pymeasure.instruments.newport import ESP300
 from pymeasure.instruments.srs import SR830, SR860
