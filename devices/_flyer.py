@@ -38,7 +38,8 @@ class AxisSweep:
 
     def __init__(self, line, power_meter=None, *, poll_s: float = 0.02, clock: Callable[[], float] = time.monotonic):
         if not (hasattr(line.axis, "set_velocity") and hasattr(line.axis, "velocity")):
-            raise TypeError(f"{line.name}: its controller cannot set a velocity; fly scans need one")
+            raise TypeError(f"{line.name}: its controller cannot set a velocity, which fly scans need "
+                            f"(use --mode step)")
         self.line, self.power_meter, self.poll_s, self.clock = line, power_meter, poll_s, clock
         self.stage = line
         self.name = line.name

@@ -63,5 +63,5 @@ class LockInAmplifier(Device):
         """The instrument's internal buffer, for fly scans (SR830/SR860)."""
         from ._flyer import SRSBuffer
         if not hasattr(self.driver, "buffer_setup"):
-            raise TypeError(f"{self.name}: its driver has no buffer; fly scans need one")
+            raise TypeError(f"{self.name}: its driver has no buffer, which fly scans need (use --mode step)")
         return SRSBuffer(self)

@@ -99,7 +99,7 @@ def make_flyer(lockin, stage, power_meter=None) -> DelayFlyer:
         motion = stage.sweeper(power_meter)
         buffer = lockin.buffer(motion)
     except TypeError as exc:
-        raise PlanArgumentError(f"mode: {exc} (use --mode step)") from None
+        raise PlanArgumentError(f"mode: {exc}") from None
     return DelayFlyer(motion, buffer, power_meter=power_meter, name="fly")
 
 

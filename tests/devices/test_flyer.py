@@ -123,5 +123,5 @@ def test_a_lockin_without_a_buffer_cannot_fly():
     class NoBuffer:
         name = "old"
 
-    with pytest.raises(TypeError, match="old: its driver has no buffer"):
+    with pytest.raises(TypeError, match="old: its driver has no buffer, which fly scans need"):
         LockInAmplifier(NoBuffer(), name="old").buffer()

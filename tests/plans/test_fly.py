@@ -169,3 +169,12 @@ def test_find_time_zero_flies_to_the_step_modes_answer(quiet_table):
         found[mode] = t.stage.time_zero_mm.get()  # the plan stores what it found
     shift_fs = (found["fly"] - found["step"]) * t.stage.fs_per_mm.get()
     assert abs(shift_fs) < 2.0  # the round trip cancels the lag; the smear moves the peak little
+
+
+def test_a_table_that_cannot_fly_says_so_before_anything_moves(fast_table):
+    from femtospin.sim_devices import PlaybackDelayStage
+
+    t = fast_table
+    stage = PlaybackDelayStage(t.sim, name="stage")
+    with pytest.raises(PlanArgumentError, match="mode: stage: playback serves recorded points one at a time"):
+        thz_emission(t.lockin, stage, DELAYS, mode="fly")
