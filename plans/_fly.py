@@ -13,8 +13,8 @@ models (the start document's ``fly`` entry). One ``primary`` event per bin
 carries the same fields as a step-mode point.
 
 A round trip whose pump power fell below ``LASER_DROP_FRACTION`` of its reading
-before the sweep is recorded in ``fly`` as invalid and measured again, never in
-``primary``; a stuck stage, a buffer overflow or Ctrl-C end the run as in step
+before the sweep stays in the ``fly`` stream only (its ``fly_power`` shows the drop)
+and is measured again, never in ``primary``; a stuck stage, a buffer overflow or Ctrl-C end the run as in step
 mode, with the table made safe and every finished sweep kept.
 """
 
@@ -73,7 +73,7 @@ def fly_settings(lockin, stage, delays: np.ndarray, buffer, smear_per_step: floa
     rates = getattr(buffer, "rates_hz", None)
     wanted = SAMPLES_PER_BIN / bin_s
     fitting = buffer.capacity / sweep_s  # the fastest rate whose sweep fits the buffer
-    chosen = min(wanted, fitting)
+    chosen = min(wanted, fitting / 2)  # an instrument without a list of rates may round up by up to 2×
     if rates:
         ok = [r for r in rates if r <= fitting]
         chosen = min([r for r in ok if r >= wanted] or ok[-1:] or [rates[0]])
