@@ -96,6 +96,9 @@ def analysis_options(start: dict) -> dict | None:
     if fwhm:
         options["fix"] = {"resolution_fwhm_fs": float(fwhm)}
         options["fix_sources"] = FIX_SOURCES
+    fly = (start.get("fly") or {}).get("filter")
+    if fly:  # a fly run: the lock-in's filter along the sweep is part of the forward model
+        options["sweep"] = fly
     nominal = (start.get("laser") or {}).get("nominal_W")
     if nominal:
         options["reference_level"] = float(nominal)
@@ -525,6 +528,10 @@ def noise_lines(result: analysis.AnalysisResult, start: dict) -> list[str]:
     lines = [f"noise from {noise.method} ({noise.n_sweeps} sweep{'s' if noise.n_sweeps != 1 else ''}): "
              f"σ_α {noise.sigma_alpha:.2g} V, σ_β {noise.sigma_beta:.2g}, σ_τ {noise.sigma_tau_fs:.2g} fs",
              f"j_s resolution {result.resolution_fs:.0f} fs FWHM (causal estimator)"]
+    sw = getattr(result, "sweep", None)
+    if sw is not None:
+        lines.append(f"fly: lock-in filter along the sweep modelled ({sw['rms_fs']:.0f} fs rms, lag cancelled by "
+                     f"up + down sweeps); errors widened for the bins' correlated noise")
     if result.reference is not None:
         ref = result.reference
         nominal = (start.get("laser") or {}).get("nominal_W")

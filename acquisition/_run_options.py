@@ -148,6 +148,7 @@ ARGS = {
     "stop_fs": Arg(float, "fs", "last delay"),
     "step_fs": Arg(float, "fs", "delay step"),
     "fine_step_fs": Arg(float, "fs", "fine step around the peak"),
+    "mode": Arg(str, "", "step (settle and read at each delay) or fly (continuous round trips, lock-in buffer)"),
 }
 
 

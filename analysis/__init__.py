@@ -72,6 +72,17 @@ from ._series import (
     spin_accumulation,
     spin_accumulation_pap,
 )
+from ._sweep import (
+    SMEAR_PER_STEP,
+    SweepFilter,
+    bin_samples,
+    correlated_error_factors,
+    fly_grid,
+    low_frequency_excess,
+    noise_correlation,
+    sweep_rate_fs_s,
+    with_sweep,
+)
 from ._symmetry import (
     COMPONENTS,
     CONDITIONS,
@@ -114,6 +125,15 @@ __all__ = [
     "spin_accumulation_curves",
     "static_kerr_from_readings",
     "typed_static",
+    "SMEAR_PER_STEP",
+    "SweepFilter",
+    "bin_samples",
+    "correlated_error_factors",
+    "fly_grid",
+    "low_frequency_excess",
+    "noise_correlation",
+    "sweep_rate_fs_s",
+    "with_sweep",
     "COMPONENTS",
     "CONDITIONS",
     "DETECTORS",

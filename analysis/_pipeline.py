@@ -28,11 +28,12 @@ from ._deconvolution import (
     reach_back,
     sampled_operator,
 )
-from ._fits import FitResult, fit_waveform, get_model, json_safe
+from ._fits import FitResult, ForwardModel, fit_waveform, get_model, json_safe
 from ._grid import Sampling, sampling
 from ._materials import StackPhysics, stack_physics
 from ._models import FWHM_TO_SIGMA
 from ._noise import BASELINE_GAP_FS, NoiseModel, estimate_noise, from_residuals
+from ._sweep import SweepFilter, correlated_error_factors, noise_correlation, with_sweep
 from ._symmetry import Component, average_conditions, components
 
 # which component carries the spin current without a sample to say, in order of preference (physics.md §3)
@@ -87,6 +88,7 @@ class AnalysisResult:
     warnings: list = field(default_factory=list)
     excluded: dict = field(default_factory=dict)
     reference: dict | None = None
+    sweep: dict | None = None
 
     @property
     def resolution_fs(self) -> float:
@@ -126,6 +128,7 @@ class AnalysisResult:
             "warnings": self.warnings,
             "excluded": self.excluded,
             "reference": self.reference,
+            "sweep": self.sweep,
         })
 
 
@@ -222,7 +225,7 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
             model: str | None = None, fix: dict[str, float] | None = None, fix_sources: dict[str, str] | None = None,
             free: tuple[str, ...] = (), component: str | None = None,
             noise_before_fs: float | None = None, support_margin_fs: float | None = None,
-            lam: float | None = None) -> AnalysisResult:
+            lam: float | None = None, sweep: SweepFilter | dict | None = None) -> AnalysisResult:
     """Analyze one composite THz-emission measurement.
 
     Parameters
@@ -266,6 +269,12 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
         E is constrained to zero before t0 − margin; default 1.5 × the resolution FWHM.
     lam : float, optional
         Fixed regularization strength instead of the discrepancy principle.
+    sweep : SweepFilter or dict, optional
+        Fly scans: the lock-in filter along the sweep (and the binning) as a kernel
+        in delay; the fit's forward model and the deconvolution include it, so the
+        resolution kernel states its effect. The filter also correlates the noise of
+        neighbouring bins: the fitted parameters' errors are scaled by √ of its
+        low-frequency excess (:func:`low_frequency_excess`), reported under ``sweep``.
 
     Returns
     -------
@@ -304,6 +313,8 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
         raise ValueError(f"need at least {MIN_DELAYS} distinct delays in component {name!r}, have {t.size}")
     samp = sampling(t)
     op = response_for(samp.n, samp.dt_fs, detector=detector, transfer=transfer, probe_fwhm_fs=probe_fwhm_fs)
+    sweep = SweepFilter(**sweep) if isinstance(sweep, dict) else sweep
+    op = with_sweep(op, sweep)
     fix_all, sources = {}, {}
     fixed_by_sample = (physics.fixed if physics is not None and model == physics.model else
                        physics.photo["fixed"] if physics is not None and physics.photo and model == "photo-spin"
@@ -333,6 +344,9 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
             noise = from_residuals(noise, (comp.value - first.best_fit) ** 2)
         fit = fit_waveform(samp, comp.value, model, response=op, sigma=noise.sigma, fix=fix_all, sources=sources)
         fit.p_value = _p_value(fit, noise)
+        if sweep is not None:
+            _widen_for_correlated_noise(fit, ForwardModel(samp, get_model(model), op), sweep,
+                                        float(np.median(np.diff(t))))
         _add_drift(fit, noise)
         t0 = fit.value("t0_fs")
         shape = get_model(model).shape
@@ -362,7 +376,13 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
     if lost is not None:
         warnings.append(f"the deconvolved j_s keeps only {dec.slow_recovery:.0%} of a slow component (offset, long "
                         f"tail) 1–2 ps after it starts{lost}: read slow parts from the fit, not from j_s")
-    return AnalysisResult(t, comps, name, fit, dec, float(t0), noise, physics, warnings, excluded, ref_info)
+    sweep_info = None if sweep is None else {
+        **sweep.to_dict(), "mean_lag_fs": sweep.mean_lag_fs, "rms_fs": sweep.rms_fs,
+        "noise_correlation": noise_correlation(sweep, float(np.median(np.diff(t))), 4).tolist(),
+        "error_factors": {k: v.get("correlation_factor") for k, v in (fit.params if fit else {}).items()
+                          if v.get("correlation_factor") is not None}}
+    return AnalysisResult(t, comps, name, fit, dec, float(t0), noise, physics, warnings, excluded, ref_info,
+                          sweep_info)
 
 
 def _slow_part_lost(dec: Deconvolution, fit: FitResult | None, samp: Sampling, model: str) -> str | None:
@@ -402,6 +422,24 @@ def _at_bound(model: str, name: str, value: float) -> bool:
     span = spec.max - spec.min
     tol = 1e-3 * span if np.isfinite(span) else 0.0
     return (np.isfinite(spec.min) and value - spec.min <= tol) or (np.isfinite(spec.max) and spec.max - value <= tol)
+
+
+def _widen_for_correlated_noise(fit: FitResult, fwd: ForwardModel, sweep: SweepFilter, step_fs: float) -> None:
+    """Fly scans: neighbouring bins share the filter's noise; each varied parameter's error becomes the sandwich one."""
+    names = [k for k, v in fit.params.items() if v["vary"]]
+    if not names:
+        return
+    p = {k: v["value"] for k, v in fit.params.items()}
+    columns = []
+    for name in names:
+        h = max(1e-4 * abs(p[name]), 1e-3 * (fit.params[name]["stderr"] or 0.0), 1e-9)
+        up, down = fwd({**p, name: p[name] + h}), fwd({**p, name: p[name] - h})
+        columns.append((up - down) / (2 * h) / fit.sigma)
+    factors = correlated_error_factors(np.column_stack(columns), noise_correlation(sweep, step_fs))
+    for name, factor in zip(names, factors):
+        if np.isfinite(factor):
+            fit.params[name]["stderr"] *= float(factor)
+            fit.params[name]["correlation_factor"] = float(factor)
 
 
 def _add_drift(fit: FitResult, noise: NoiseModel) -> None:

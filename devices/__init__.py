@@ -6,6 +6,7 @@ which instrument plays which role is said by a profile file, not here.
 
 from ._attenuator import WaveplateAttenuator
 from ._base import DriverSignal, config, finished
+from ._flyer import AxisSweep, DelayFlyer, SRSBuffer
 from ._heater import HeaterController, PumpPowerMeter, PumpShutter
 from ._interfaces import (
     Attenuator,
@@ -26,7 +27,9 @@ __all__ = [
     "FS_PER_MM_DOUBLE_PASS",
     "N_AIR",
     "Attenuator",
+    "AxisSweep",
     "DelayCalibration",
+    "DelayFlyer",
     "DelayLine",
     "DelayStage",
     "DriverSignal",
@@ -42,6 +45,7 @@ __all__ = [
     "PumpShutter",
     "RotationMount",
     "RotationStage",
+    "SRSBuffer",
     "SpotStage",
     "TemperatureController",
     "TranslationStage",

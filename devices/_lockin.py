@@ -60,3 +60,10 @@ class LockInAmplifier(Device):
 
     def trigger(self):
         return background(self, self._snapshot, self.timeout_s.get())
+
+    def buffer(self, sweep=None):
+        """The instrument's internal buffer, for fly scans (SR830/SR860)."""
+        from ._flyer import SRSBuffer
+        if not hasattr(self.driver, "buffer_setup"):
+            raise TypeError(f"{self.name}: its driver has no buffer, which fly scans need (use --mode step)")
+        return SRSBuffer(self)

@@ -120,6 +120,11 @@ class DelayLine(DelayCalibration, _Positioner):
     def set(self, delay_fs: float):
         return self._go(self.path(delay_fs, self.axis.position()), f"move to {delay_fs:g} fs")
 
+    def sweeper(self, power_meter=None):
+        """Constant-velocity sweeps with timestamped encoder (and pump-power) readings, for fly scans."""
+        from ._flyer import AxisSweep
+        return AxisSweep(self, power_meter)
+
 
 class SpotStage(_Positioner):
     """Sample translation stage selecting the spot (mm)."""

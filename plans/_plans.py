@@ -23,6 +23,17 @@ from ._conditions import (
     state_dim,
     temperature_dim,
 )
+from ._fly import (
+    MODES,
+    bin_edges,
+    emit_bins,
+    fly_measure,
+    fly_settings,
+    make_flyer,
+    point_signals,
+    round_trip,
+    safe_after_fly,
+)
 from ._measure import measure
 from ._moke import (
     check_detection,
@@ -56,7 +67,7 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
                  magnetization=(), angles=(), helicities=(), kerr=(), states=(), temperatures=(), spots=(),
                  fluences=(), repeats: int = 1, interleave: str = "scan", order: str = "abba", fast=None,
                  saturation_mT: float = 50.0, field_mT: float = 0.0, reverse_mT: float | None = None,
-                 ramp_K_per_min: float | None = None, readables=(), setup: dict | None = None,
+                 ramp_K_per_min: float | None = None, mode: str = "step", readables=(), setup: dict | None = None,
                  md: dict | None = None, plan_name: str = "thz_emission") -> Measurement:
     """One run of delay sweeps over every combination of the given conditions (see :func:`sweeps`).
 
@@ -74,7 +85,7 @@ def sweeps(lockin, stage, delays, *, magnet=None, sample_rotation=None, pump_qwp
            saturation_mT: float = 50.0, field_mT: float = 0.0, reverse_mT: float | None = None,
            ramp_K_per_min: float | None = None, readables=(), setup: dict | None = None,
            md: dict | None = None, plan_name: str = "thz_emission", prologue=None, epilogue=None,
-           extra_s: float = 0.0) -> Measurement:
+           extra_s: float = 0.0, mode: str = "step") -> Measurement:
     """One run of delay sweeps over every combination of the given conditions.
 
     Parameters
@@ -109,6 +120,10 @@ def sweeps(lockin, stage, delays, *, magnet=None, sample_rotation=None, pump_qwp
     fast : sequence of str, optional
         Conditions interleaved inside each repeat; default the cheap ones
         (state, angle, helicity, kerr, magnetization). The others are outer loops.
+    mode : {"step", "fly"}
+        ``step``: settle and read at each delay. ``fly``: each sweep a constant-velocity
+        round trip recorded from the lock-in's buffer, binned at the grid's finest step
+        (interleave ``scan`` only; see :mod:`femtospin.plans._fly`).
     setup : dict, optional
         The table's ``detection`` and ``pump`` as its start document records them
         (filled in from the profile by ``femtospin run``, ``serve`` and ``replay``).
@@ -118,6 +133,7 @@ def sweeps(lockin, stage, delays, *, magnet=None, sample_rotation=None, pump_qwp
         Plans run inside the run before the first and after the last sweep, and
         their expected duration (``moke_scan``'s static Kerr signal).
     """
+    (mode,) = check_choices("mode", [mode], MODES)
     delays = check_delays("delays", delays, stage)
     requested = {"temperature_K": temperatures, "spot_mm": spots, "fluence_mJcm2": fluences, "state": states,
                  "angle_deg": angles, "helicity": helicities, "kerr": kerr, "magnetization": magnetization}
@@ -147,19 +163,25 @@ def sweeps(lockin, stage, delays, *, magnet=None, sample_rotation=None, pump_qwp
             **{PARAMETER_OF_CONDITION[k]: list(v) for k, v in requested.items() if len(list(v))},
             "repeats": repeats, "interleave": interleave, "order": order, "fast": fast,
             "saturation_mT": saturation_mT, "field_mT": field_mT, "reverse_mT": reverse_mT,
-            "ramp_K_per_min": ramp_K_per_min}
-    return measure(lockin, stage, delays, dims, steps, plan_name=plan_name, plan_args=args,
-                   power_meter=power_meter, magnet=magnet, heater=heater if len(list(temperatures)) else None,
-                   readables=readables, md={"fast_conditions": fast, "interleave": interleave, "order": order,
-                                            **(md or {})}, prologue=prologue, epilogue=epilogue, extra_s=extra_s)
+            "ramp_K_per_min": ramp_K_per_min, "mode": mode}
+    hooks = {"prologue": prologue, "epilogue": epilogue, "extra_s": extra_s}
+    if mode == "fly":
+        if prologue is not None or epilogue is not None:
+            raise PlanArgumentError("mode fly: the static Kerr steps of moke_scan (and its shutter) run in step "
+                                    "mode only; use --mode step")
+        hooks = {}
+    return _executor(mode)(lockin, stage, delays, dims, steps, plan_name=plan_name, plan_args=args,
+                           power_meter=power_meter, magnet=magnet, heater=heater if len(list(temperatures)) else None,
+                           readables=readables, md={"fast_conditions": fast, "interleave": interleave,
+                                                    "order": order, **(md or {})}, **hooks)
 
 
 def delay_scan(lockin, stage, delays, *, magnet=None, magnetization=(), saturation_mT: float = 50.0,
-               field_mT: float = 0.0, power_meter=None, readables=(), setup: dict | None = None,
+               field_mT: float = 0.0, mode: str = "step", power_meter=None, readables=(), setup: dict | None = None,
                md: dict | None = None) -> Measurement:
     """Delay sweeps at the current conditions, or one per magnetization sign; a thz_emission."""
     return thz_emission(lockin, stage, delays, magnet=magnet, magnetization=magnetization,
-                        saturation_mT=saturation_mT, field_mT=field_mT, power_meter=power_meter,
+                        saturation_mT=saturation_mT, field_mT=field_mT, mode=mode, power_meter=power_meter,
                         readables=readables, setup=setup, md=md, plan_name="delay_scan")
 
 
@@ -168,7 +190,7 @@ def moke_scan(lockin, stage, delays, *, probe_qwp, kerr=("rotation",), magnet=No
               repeats: int = 1, interleave: str = "scan", order: str = "abba", fast=None,
               static_kerr_V: dict | None = None, static_reads: int = 8, calibration_deg: float = 0.05,
               shutter=None, analyser=None, power_meter=None, readables=(), setup: dict | None = None,
-              md: dict | None = None, **kwargs) -> Measurement:
+              mode: str = "step", md: dict | None = None, **kwargs) -> Measurement:
     """TR-MOKE: Kerr rotation and/or ellipticity (probe quarter-wave plate) over magnetization or P/AP states.
 
     The static Kerr signal that normalizes them is measured inside the run, at its
@@ -205,12 +227,13 @@ def moke_scan(lockin, stage, delays, *, probe_qwp, kerr=("rotation",), magnet=No
                   states=states, saturation_mT=saturation_mT, field_mT=field_mT, reverse_mT=reverse_mT,
                   repeats=repeats, interleave=interleave, order=order, fast=fast, power_meter=power_meter,
                   readables=readables, setup=setup, md=md, plan_name="moke_scan", prologue=prologue,
-                  epilogue=epilogue, extra_s=extra, **kwargs)
+                  epilogue=epilogue, extra_s=extra, mode=mode, **kwargs)
 
 
 def temperature_series(lockin, stage, delays, temperatures, *, heater, magnet=None, magnetization=(1, -1),
                        sample_rotation=None, angles=(), power_meter=None, repeats: int = 1,
-                       ramp_K_per_min: float | None = None, setup: dict | None = None, **kwargs) -> Measurement:
+                       ramp_K_per_min: float | None = None, mode: str = "step", setup: dict | None = None,
+                       **kwargs) -> Measurement:
     """±M sweeps at each temperature; each setpoint is reached at the limited ramp and held stable.
 
     With ``angles`` 0,180 the sample is turned too (F|N physics is in S−), with
@@ -222,28 +245,31 @@ def temperature_series(lockin, stage, delays, temperatures, *, heater, magnet=No
     return thz_emission(lockin, stage, delays, heater=heater, magnet=magnet, temperatures=temperatures,
                         magnetization=magnetization, sample_rotation=sample_rotation, angles=angles,
                         power_meter=power_meter, repeats=repeats, ramp_K_per_min=ramp_K_per_min, setup=setup,
+                        mode=mode,
                         plan_name="temperature_series", **kwargs)
 
 
 def fluence_series(lockin, stage, delays, fluences, *, attenuator, magnet=None, magnetization=(1, -1),
                    sample_rotation=None, angles=(), power_meter=None, repeats: int = 1,
-                   setup: dict | None = None, **kwargs) -> Measurement:
+                   mode: str = "step", setup: dict | None = None, **kwargs) -> Measurement:
     """±M sweeps at each pump fluence (mJ/cm²); ``angles``, ``repeats`` and the power meter as in
     :func:`temperature_series`."""
     _nonempty("fluences", fluences, "mJ/cm²")
     return thz_emission(lockin, stage, delays, attenuator=attenuator, magnet=magnet, fluences=fluences,
                         magnetization=magnetization, sample_rotation=sample_rotation, angles=angles,
-                        power_meter=power_meter, repeats=repeats, setup=setup, plan_name="fluence_series", **kwargs)
+                        power_meter=power_meter, repeats=repeats, setup=setup, mode=mode, plan_name="fluence_series",
+                        **kwargs)
 
 
-def field_loop(lockin, stage, magnet, delays, *, max_field_mT: float, step_mT: float, power_meter=None,
-               readables=(), md: dict | None = None) -> Measurement:
+def field_loop(lockin, stage, magnet, delays, *, max_field_mT: float, step_mT: float, mode: str = "step",
+               power_meter=None, readables=(), md: dict | None = None) -> Measurement:
     """Signal versus field, down from +``max_field_mT`` to −``max_field_mT`` and back up: the hysteresis loop.
 
     ``delays`` is one delay (signal at a fixed delay) or several (a waveform per
     field, whose RMS the analysis takes). Events carry ``field_mT`` (setpoint)
     and ``branch`` (``down``/``up``) besides the Hall readback.
     """
+    (mode,) = check_choices("mode", [mode], MODES)
     delays = check_delays("delays", np.atleast_1d(delays), stage)
     check_positive("max_field_mT", max_field_mT, magnet.max_field_mT.get(), "mT")
     check_positive("step_mT", step_mT, max_field_mT, "mT")
@@ -258,44 +284,53 @@ def field_loop(lockin, stage, magnet, delays, *, max_field_mT: float, step_mT: f
                       lambda old, new: abs(new - (old or 0.0)) / ramp + settle)]
     steps = ([({"branch": "down", "field_mT": float(f)}, list(range(len(delays)))) for f in down]
              + [({"branch": "up", "field_mT": float(f)}, list(range(len(delays)))) for f in up])
-    args = {"delays": delays.tolist(), "max_field_mT": max_field_mT, "step_mT": step_mT}
-    return measure(lockin, stage, delays, dims, steps, plan_name="field_loop", plan_args=args,
-                   power_meter=power_meter, magnet=magnet, readables=readables, md=md)
+    args = {"delays": delays.tolist(), "max_field_mT": max_field_mT, "step_mT": step_mT, "mode": mode}
+    return _executor(mode)(lockin, stage, delays, dims, steps, plan_name="field_loop", plan_args=args,
+                           power_meter=power_meter, magnet=magnet, readables=readables, md=md)
 
 
-def qwp_sweep(lockin, stage, pump_qwp, delays, angles, *, power_meter=None, readables=(),
+def qwp_sweep(lockin, stage, pump_qwp, delays, angles, *, mode: str = "step", power_meter=None, readables=(),
               md: dict | None = None) -> Measurement:
     """Signal versus pump quarter-wave-plate angle φ (decomposed as C·sin2φ + L1·sin4φ + L2·cos4φ + D)."""
+    (mode,) = check_choices("mode", [mode], MODES)
     delays = check_delays("delays", np.atleast_1d(delays), stage)
     require("pump_qwp", pump_qwp, "sweeping the quarter-wave plate")
     dim = angle_dim(pump_qwp, angles)  # angles in [0, 360] deg, checked
     dim = Dimension("qwp_deg", dim.values, "deg", dim.move, dim.devices, dim.change_s)
     angles = list(dim.values)
     steps = [({"qwp_deg": a}, list(range(len(delays)))) for a in angles]
-    return measure(lockin, stage, delays, [dim], steps, plan_name="qwp_sweep",
-                   plan_args={"delays": delays.tolist(), "angles": angles}, power_meter=power_meter,
-                   readables=readables, md=md)
+    return _executor(mode)(lockin, stage, delays, [dim], steps, plan_name="qwp_sweep",
+                           plan_args={"delays": delays.tolist(), "angles": angles, "mode": mode},
+                           power_meter=power_meter, readables=readables, md=md)
 
 
 def find_time_zero(lockin, stage, *, start_fs: float = -3000.0, stop_fs: float = 3000.0, step_fs: float = 50.0,
-                   fine_step_fs: float | None = 10.0, md: dict | None = None) -> Measurement:
+                   fine_step_fs: float | None = 10.0, mode: str = "step", md: dict | None = None) -> Measurement:
     """Locate the signal peak and store the stage position that puts it at delay 0.
 
     A coarse sweep over [``start_fs``, ``stop_fs``] finds the peak of |X|; an
     optional fine sweep of ±3 coarse steps refines it, with a parabola through
     the three highest points. The stage's ``time_zero_mm`` is updated and the
     new value recorded in the run's ``time_zero`` stream; the plan returns it.
+    In ``fly`` mode each sweep is a round trip (its filter lag cancels; the peak is
+    that of the waveform smeared by the even kernel of the finer sweep, a few fs rms).
     """
+    (mode,) = check_choices("mode", [mode], MODES)
     coarse = check_delays("delays", delay_grid(start_fs, stop_fs, step_fs), stage)
     if fine_step_fs is not None:
         check_positive("fine_step_fs", fine_step_fs, step_fs, "fs")
     settle = lockin_settle_s(lockin)
     x_field = lockin.x.name
     n_fine = int(np.floor(6 * step_fs / fine_step_fs + 1e-9)) + 1 if fine_step_fs is not None else 0
+    flyer = make_flyer(lockin, stage) if mode == "fly" else None
+    if flyer is not None:
+        fly_settings(lockin, stage, coarse, flyer.buffer)  # refuses a sweep the buffer cannot hold
+        point = point_signals(stage, lockin)
     _md = {"plan_name": "find_time_zero", "num_points": len(coarse) + n_fine,  # fewer if the fine sweep is clipped
-           "plan_args": {"start_fs": start_fs, "stop_fs": stop_fs, "step_fs": step_fs, "fine_step_fs": fine_step_fs},
-           "conditions": [], "settle_s": settle, "hints": {"dimensions": [([stage.delay.name], "primary")]},
-           **(md or {})}
+           "plan_args": {"start_fs": start_fs, "stop_fs": stop_fs, "step_fs": step_fs, "fine_step_fs": fine_step_fs,
+                         "mode": mode},
+           "conditions": [], "settle_s": settle, "mode": mode,
+           "hints": {"dimensions": [([stage.delay.name], "primary")]}, **(md or {})}
 
     def sweep(delays):
         found = []
@@ -305,15 +340,28 @@ def find_time_zero(lockin, stage, *, start_fs: float = -3000.0, stop_fs: float =
             found.append((reading[stage.delay.name]["value"], reading[x_field]["value"]))
         return np.array(found)
 
+    def fly_sweep(delays):
+        fly = fly_settings(lockin, stage, delays, flyer.buffer)
+        grid = fly.pop("grid_fs")
+        yield from bps.checkpoint()
+        yield from bps.mv(flyer.velocity_mm_s, fly["velocity_mm_s"], flyer.rate_hz, fly["sample_rate_hz"])
+        binned = yield from round_trip(flyer, stage, fly, bin_edges(grid), settle)
+        yield from emit_bins(binned, grid, point, list(point.values()))
+        keep = binned["samples"] > 0
+        return np.column_stack([grid[keep], binned["x"][keep]])
+
+    measure_sweep = fly_sweep if flyer is not None else sweep
+    safe = (lambda: safe_after_fly(flyer, stage)) if flyer is not None else (lambda: make_safe(stage))
+
     @bpp.run_decorator(md=_md)
-    @bpp.finalize_decorator(lambda: make_safe(stage))
+    @bpp.finalize_decorator(safe)
     def run():
-        data = yield from sweep(coarse)
+        data = yield from measure_sweep(coarse)
         if fine_step_fs is not None:
             centre = data[np.argmax(np.abs(data[:, 1])), 0]
             lo, hi = max(centre - 3 * step_fs, stage.low_limit_fs.get()), min(centre + 3 * step_fs,
                                                                                stage.high_limit_fs.get())
-            data = yield from sweep(delay_grid(lo, hi, fine_step_fs))
+            data = yield from measure_sweep(delay_grid(lo, hi, fine_step_fs))
         peak_fs = peak_position(data[:, 0], data[:, 1])
         new = stage.time_zero_mm.get() + peak_fs / stage.fs_per_mm.get()
         yield from bps.mv(stage.time_zero_mm, new)
@@ -322,6 +370,11 @@ def find_time_zero(lockin, stage, *, start_fs: float = -3000.0, stop_fs: float =
 
     estimated = (len(coarse) + n_fine) * (settle + 0.05)
     return Measurement(run(), _md, estimated)
+
+
+def _executor(mode: str):
+    """The executor of a mode: settle-and-read at each delay, or fly round trips."""
+    return fly_measure if mode == "fly" else measure
 
 
 def _nonempty(name: str, values, units: str) -> None:

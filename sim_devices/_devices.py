@@ -35,7 +35,7 @@ class TableSignal(DriverSignal):
 def check_fault(device: Device) -> None:
     """Raise the error a faulty instrument gives (the simulator's injected faults), naming the device."""
     fault = device.table.fault(device.name)
-    if fault is None or fault.kind == "stuck":  # a stuck motor still answers queries
+    if fault is None or fault.kind in ("stuck", "overflow"):  # a stuck motor still answers queries
         return
     if fault.kind == "disconnect":
         raise ConnectionError(f"{device.name}: instrument disconnected")
@@ -94,6 +94,11 @@ class SimDelayStage(DelayCalibration, _TableDevice):
 
         return _delayed(self, seconds, apply)
 
+    def sweeper(self, power_meter=None):
+        """Constant-velocity sweeps with timestamped encoder readings (fly scans)."""
+        from ._stream import SimSweep
+        return SimSweep(self)
+
 
 def _lockin_setting(attr: str, check: Callable[[float], None] | None = None):
     def setter(d, value):
@@ -126,6 +131,11 @@ class SimLockIn(_TableDevice):
     phase = _lockin_setting("phase_deg")
     # the balanced detector's DC difference on AUX input 1 (TR-MOKE static Kerr signal); read on demand only
     aux_in = Cpt(TableSignal, getter=lambda d: d.table.dc_level(), units="V", kind=Kind.omitted)
+
+    def buffer(self, sweep):
+        """The internal buffer, streaming the table's signal along ``sweep`` (fly scans)."""
+        from ._stream import SimLockinBuffer
+        return SimLockinBuffer(self, sweep)
 
     def trigger(self) -> DeviceStatus:
         check_fault(self)

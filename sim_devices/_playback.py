@@ -327,6 +327,9 @@ class PlaybackDelayStage(SimDelayStage):
         self.table.move_to_delay(float(delay_fs), self.park_fs.get())
         return finished(self)
 
+    def sweeper(self, power_meter=None):
+        raise TypeError(f"{self.name}: playback serves recorded points one at a time and cannot replay a fly sweep")
+
 
 class PlaybackLockIn(SimLockIn):
     """Lock-in whose trigger serves the next recorded event for the current conditions and delay."""

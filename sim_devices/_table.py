@@ -43,7 +43,7 @@ class Pump:
             raise ValueError(f"pump fluence {self.fluence_mJcm2} mJ/cm² outside (0, {self.max_fluence_mJcm2}]")
 
 
-FAULT_KINDS = ("timeout", "stuck", "disconnect")
+FAULT_KINDS = ("timeout", "stuck", "disconnect", "overflow")
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ class Fault:
     """An instrument fault from simulated time ``at_s`` on.
 
     ``timeout``: queries get no reply within ``timeout_s``; ``stuck``: moves never
-    complete; ``disconnect``: every operation fails at once.
+    complete; ``disconnect``: every operation fails at once; ``overflow``: a lock-in's
+    buffer fills up during a fly sweep.
     """
 
     device: str

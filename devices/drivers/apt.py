@@ -25,6 +25,9 @@ SERIAL_SETTINGS = {"baudrate": 115200, "bytesize": 8, "parity": "N", "stopbits":
 HW_NO_FLASH_PROGRAMMING = 0x0018
 HW_RICHRESPONSE = 0x0081
 MOD_SET_CHANENABLESTATE = 0x0210
+MOT_SET_VELPARAMS = 0x0413
+MOT_REQ_VELPARAMS = 0x0414
+MOT_GET_VELPARAMS = 0x0415
 MOT_MOVE_HOME = 0x0443
 MOT_MOVE_HOMED = 0x0444
 MOT_MOVE_ABSOLUTE = 0x0453
@@ -41,6 +44,9 @@ MOVING = MOVING_CW | MOVING_CCW | JOGGING_CW | JOGGING_CCW | HOMING
 #: Counts per unit of stages the table uses (APT protocol manual, "Position, velocity and
 #: acceleration units"); other stages give ``counts_per_unit`` in the profile.
 COUNTS_PER_UNIT = {"K10CR1": 409600 / 3, "LTS150": 409600.0, "LTS300": 409600.0}
+#: Integrated stepper controllers (K10CR1, LTS): velocity parameter = µsteps/s × 53.68,
+#: acceleration parameter = µsteps/s² / 90.9 (APT protocol manual, same section).
+VELOCITY_SCALE, ACCELERATION_SCALE = 53.68, 1 / 90.9
 
 
 def short(message_id: int, param1: int = 0, param2: int = 0, dest: int = USB_DEVICE, source: int = HOST) -> bytes:
@@ -56,6 +62,16 @@ def long(message_id: int, data: bytes, dest: int = USB_DEVICE, source: int = HOS
 def move_absolute(channel: int, counts: int, dest: int = USB_DEVICE) -> bytes:
     """MGMSG_MOT_MOVE_ABSOLUTE with channel ident and absolute position in counts."""
     return long(MOT_MOVE_ABSOLUTE, struct.pack("<Hi", channel, counts), dest)
+
+
+def set_velparams(channel: int, min_velocity: int, acceleration: int, max_velocity: int,
+                  dest: int = USB_DEVICE) -> bytes:
+    """MGMSG_MOT_SET_VELPARAMS: channel, minimum velocity, acceleration, maximum velocity (device units)."""
+    return long(MOT_SET_VELPARAMS, struct.pack("<Hiii", channel, min_velocity, acceleration, max_velocity), dest)
+
+
+def req_velparams(channel: int, dest: int = USB_DEVICE) -> bytes:
+    return short(MOT_REQ_VELPARAMS, channel, 0, dest)
 
 
 def move_home(channel: int, dest: int = USB_DEVICE) -> bytes:
@@ -166,6 +182,22 @@ class AptMotor:
 
     def is_moving(self) -> bool:
         return bool(self.status().bits & MOVING)
+
+    def velocity_params(self) -> tuple[float, float]:
+        """(acceleration in units/s², maximum velocity in units/s) from MGMSG_MOT_GET_VELPARAMS."""
+        with self.line.lock:
+            self.line.write(req_velparams(self.channel, self.dest))
+            _, _, accel, vmax = struct.unpack("<Hiii", self._expect(MOT_GET_VELPARAMS).data[:14])
+        return accel / ACCELERATION_SCALE / self.counts_per_unit, vmax / VELOCITY_SCALE / self.counts_per_unit
+
+    def velocity(self) -> float:
+        return self.velocity_params()[1]
+
+    def set_velocity(self, units_per_s: float, acceleration: float | None = None) -> None:
+        """Maximum velocity of the next moves (units/s); the acceleration is kept unless given (units/s²)."""
+        accel = self.velocity_params()[0] if acceleration is None else float(acceleration)
+        self.line.write(set_velparams(self.channel, 0, round(accel * self.counts_per_unit * ACCELERATION_SCALE),
+                                      round(units_per_s * self.counts_per_unit * VELOCITY_SCALE), self.dest))
 
     def home(self) -> None:
         self.line.write(move_home(self.channel, self.dest))

@@ -55,6 +55,17 @@ class ESPAxis:
         with self.controller.lock:
             return not self.axis.motion_done
 
+    def velocity(self) -> float:
+        """``VA?``: the velocity of the next moves (units/s)."""
+        with self.controller.lock:
+            return float(self.axis.ask("VA?"))
+
+    def set_velocity(self, units_per_s: float) -> None:
+        """``VA``: moves after this run at ``units_per_s`` once accelerated (fly scans)."""
+        with self.controller.lock:
+            self.axis.write(f"VA{units_per_s:.6f}")
+            self.controller.check_errors()
+
     def stop(self) -> None:
         with self.controller.lock:
             self.axis.write("ST")

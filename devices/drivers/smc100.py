@@ -68,6 +68,16 @@ class SMC100:
             raise InstrumentError(f"{self.name}: positioner error bits 0x{errors:04X} (state {state})")
         return state in MOVING or state in HOMING
 
+    def velocity(self) -> float:
+        """``VA?``: the velocity of the next moves (mm/s)."""
+        return float(self.ask("VA?"))
+
+    def set_velocity(self, units_per_s: float) -> None:
+        """``VA``: moves after this run at ``units_per_s`` once accelerated (fly scans)."""
+        with self.line.lock:
+            self.write(f"VA{units_per_s:.6f}")
+            self.check_errors()
+
     def stop(self) -> None:
         self.write("ST")
 

@@ -7,6 +7,10 @@ overload query; everything else is pymeasure's.
 
 from __future__ import annotations
 
+import re
+import time
+
+import numpy as np
 from pymeasure.instruments.srs import SR830, SR860
 
 from ._errors import InstrumentError
@@ -73,10 +77,54 @@ class _SRSLockIn(LockedInstrument):
 
 
 class SR830LockIn(_SRSLockIn):
-    """SR830: ``SNAP? 1,2``; overload bits 0–2 of ``LIAS?`` (input, filter, output)."""
+    """SR830: ``SNAP? 1,2``; overload bits 0–2 of ``LIAS?`` (input, filter, output).
+
+    Buffer (manual, "Data storage commands"): the two display channels are stored
+    at ``SRAT`` i (2^i/16 Hz, i = 0–13) into 16383 points each; ``SEND 0`` stops at
+    the end (shot), ``STRT``/``PAUS``/``REST`` start, pause and clear, ``SPTS?``
+    counts, ``TRCB? i,j,k`` reads k points of channel i from bin j as 4-byte
+    little-endian IEEE floats.
+    """
 
     model = SR830
     snap_command = "SNAP? 1,2"
+    buffer_points = 16383
+    buffer_rates_hz = tuple(2.0**k / 16 for k in range(14))
+
+    def buffer_setup(self, rate_hz: float) -> float:
+        """Channel 1 stores X, channel 2 Y, shot mode, internal rate; returns the rate set (Hz)."""
+        index = _rate_index(rate_hz, self.buffer_rates_hz)
+        with self.lock:
+            for command in ("DDEF 1,0,0", "DDEF 2,0,0", "SEND 0", "TSTR 0", f"SRAT {index}", "REST"):
+                self.inst.write(command)
+        return self.buffer_rates_hz[index]
+
+    def buffer_start(self) -> float:
+        """Start storing; returns ``time.monotonic()`` when the command went out (first sample)."""
+        with self.lock:
+            t = time.monotonic()
+            self.inst.write("STRT")
+        return t
+
+    def buffer_pause(self) -> None:
+        with self.lock:
+            self.inst.write("PAUS")
+
+    def buffer_count(self) -> int:
+        with self.lock:
+            return int(self.inst.ask("SPTS?"))
+
+    def buffer_read(self) -> tuple[np.ndarray, np.ndarray]:
+        """X and Y of every stored point (pause first: the manual's rule for reading)."""
+        with self.lock:
+            n = self.buffer_count()
+            if n == 0:
+                return np.zeros(0), np.zeros(0)
+            out = []
+            for channel in (1, 2):
+                self.inst.write(f"TRCB? {channel},0,{n}")
+                out.append(np.frombuffer(self.inst.read_bytes(4 * n), "<f4").astype(float))
+        return out[0], out[1]
 
     def slope_db(self) -> int:
         with self.lock:
@@ -99,10 +147,56 @@ class SR830LockIn(_SRSLockIn):
 
 
 class SR860LockIn(_SRSLockIn):
-    """SR860: ``SNAP? 0,1``; filter slope as index 0–3; ``CUROVLDSTAT?`` for overloads."""
+    """SR860: ``SNAP? 0,1``; filter slope as index 0–3; ``CUROVLDSTAT?`` for overloads.
+
+    Capture buffer (manual, "Data capture commands"): ``CAPTURECFG XY`` stores X
+    and Y (8 bytes a sample) into ``CAPTURELEN`` kB (1–4096); the rate is
+    ``CAPTURERATEMAX?``/2^n set with ``CAPTURERATE n``; ``CAPTURESTART ONE, IMM``
+    fills once, ``CAPTURESTOP`` ends, ``CAPTUREBYTES?`` counts, and ``CAPTUREGET?
+    offset,length`` (kB, at most 64 a call, only once stopped) returns an IEEE 488.2
+    block of little-endian floats.
+    """
 
     model = SR860
     snap_command = "SNAP? 0,1"
+    capture_kb = 4096
+    buffer_points = capture_kb * 1024 // 8
+
+    def buffer_setup(self, rate_hz: float) -> float:
+        """X and Y at the slowest rate max/2^n at or above ``rate_hz``; returns the rate set (Hz)."""
+        if not rate_hz > 0:
+            raise ValueError(f"buffer sample rate must be > 0 Hz, got {rate_hz}")
+        with self.lock:
+            fastest = float(self.inst.ask("CAPTURERATEMAX?"))
+            n = int(np.clip(np.floor(np.log2(fastest / rate_hz) + 1e-9), 0, 20))
+            for command in ("CAPTURECFG XY", f"CAPTURELEN {self.capture_kb}", f"CAPTURERATE {n}"):
+                self.inst.write(command)
+        return fastest / 2**n
+
+    def buffer_start(self) -> float:
+        with self.lock:
+            t = time.monotonic()
+            self.inst.write("CAPTURESTART ONE, IMM")
+        return t
+
+    def buffer_pause(self) -> None:
+        with self.lock:
+            self.inst.write("CAPTURESTOP")
+
+    def buffer_count(self) -> int:
+        with self.lock:
+            return int(self.inst.ask("CAPTUREBYTES?")) // 8
+
+    def buffer_read(self) -> tuple[np.ndarray, np.ndarray]:
+        with self.lock:
+            n = self.buffer_count()
+            kb = -(-n * 8 // 1024)
+            data = []
+            for offset in range(0, kb, 64):
+                self.inst.write(f"CAPTUREGET? {offset},{min(64, kb - offset)}")
+                data.append(_ieee_block(self.inst.read_bytes(-1)))
+        values = np.concatenate(data)[: 2 * n] if data else np.zeros(0)
+        return values[0::2].astype(float), values[1::2].astype(float)
 
     def slope_db(self) -> int:
         with self.lock:
@@ -118,3 +212,21 @@ class SR860LockIn(_SRSLockIn):
 
     def check_errors(self) -> None:
         """The SR860's error queue is not exposed by pymeasure; its overloads are reported per point."""
+
+
+def _rate_index(rate_hz: float, rates: tuple[float, ...]) -> int:
+    """Index of the slowest rate at or above ``rate_hz`` (the fastest if none is)."""
+    if not rate_hz > 0:
+        raise ValueError(f"buffer sample rate must be > 0 Hz, got {rate_hz}")
+    above = [i for i, r in enumerate(rates) if r >= rate_hz * (1 - 1e-9)]
+    return above[0] if above else len(rates) - 1
+
+
+def _ieee_block(raw: bytes) -> np.ndarray:
+    """Little-endian float32 values of an IEEE 488.2 definite-length block ``#<n><length><data>``."""
+    match = re.match(rb"#(\d)", raw)
+    if match is None:
+        raise InstrumentError(f"expected an IEEE 488.2 block, got {raw[:16]!r}")
+    digits = int(match.group(1))
+    length = int(raw[2:2 + digits])
+    return np.frombuffer(raw[2 + digits:2 + digits + length], "<f4")
