@@ -31,7 +31,7 @@ from femtospin import analysis
 from femtospin.devices import DelayFlyer
 
 from ._conditions import Dimension
-from ._measure import PER_POINT_OVERHEAD_S, _unique
+from ._measure import PER_POINT_OVERHEAD_S, _unique, set_conditions
 from ._stubs import Measurement, lockin_settle_s, make_safe
 from ._validate import PlanArgumentError
 
@@ -145,14 +145,7 @@ def fly_measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], st
         yield from bps.mv(flyer.velocity_mm_s, fly["velocity_mm_s"], flyer.rate_hz, fly["sample_rate_hz"])
         for conds, _ in steps:
             yield from bps.checkpoint()
-            for name in conditions:
-                if name in current and current[name] == conds[name]:
-                    continue
-                dim = by_name.get(name)
-                if dim is not None and dim.move is not None:
-                    yield from dim.move(conds[name])
-                yield from bps.mv(cond_signals[name], conds[name])
-                current[name] = conds[name]
+            yield from set_conditions(conds, current, conditions, by_name, cond_signals)
             binned = yield from round_trip(flyer, stage, fly, edges, settle, power_meter, where=conds)
             yield from emit_bins(binned, grid, point, detectors)
 

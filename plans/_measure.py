@@ -62,14 +62,7 @@ def measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], steps:
             yield from prologue()
         for conds, indices in steps:
             yield from bps.checkpoint()
-            for name in conditions:
-                if name in current and current[name] == conds[name]:
-                    continue
-                dim = by_name.get(name)
-                if dim is not None and dim.move is not None:
-                    yield from dim.move(conds[name])
-                yield from bps.mv(signals[name], conds[name])
-                current[name] = conds[name]
+            yield from set_conditions(conds, current, conditions, by_name, signals)
             for k, i in enumerate(indices):
                 if k:
                     yield from bps.checkpoint()
@@ -78,6 +71,18 @@ def measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], steps:
             yield from epilogue()
 
     return Measurement(run(), _md, estimated)
+
+
+def set_conditions(conds: dict, current: dict, conditions, by_name: dict[str, Dimension], signals: dict):
+    """Move every condition that changed since ``current`` (updated) and record its value in its signal."""
+    for name in conditions:
+        if name in current and current[name] == conds[name]:
+            continue
+        dim = by_name.get(name)
+        if dim is not None and dim.move is not None:
+            yield from dim.move(conds[name])
+        yield from bps.mv(signals[name], conds[name])
+        current[name] = conds[name]
 
 
 def estimate_s(steps, by_name: dict[str, Dimension], delays: np.ndarray, settle_s: float, stage) -> float:
