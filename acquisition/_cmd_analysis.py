@@ -176,13 +176,17 @@ def _analyze(args) -> int:
                                   probe_fwhm_fs=args.probe_fwhm_fs)
     except ValueError as exc:
         raise InputError(f"{args.waveforms}: {exc}") from None
-    payload = result.to_dict()
-    if args.json:
-        write_json_atomic(args.json, payload)
-    for line in summary(result):
+    return report(args.json, result.to_dict(), summary(result))
+
+
+def report(json_path: str | None, payload: dict, lines: list[str]) -> int:
+    """Write the JSON (when asked), print the summary lines and where the JSON went."""
+    if json_path:
+        write_json_atomic(json_path, payload)
+    for line in lines:
         print(line)
-    if args.json:
-        print(f"written: {args.json}")
+    if json_path:
+        print(f"written: {json_path}")
     return 0
 
 

@@ -15,7 +15,7 @@ import math
 
 from femtospin import analysis
 
-from ._cmd_analysis import InputError, _check_output, parse_fix, read_csv, write_json_atomic
+from ._cmd_analysis import InputError, _check_output, parse_fix, read_csv, report
 
 MOKE_COLUMNS = ("kerr", "state", "magnetization", "repeat", "overload", "pump_power")
 TEXT_COLUMNS = ("kerr", "state")
@@ -97,13 +97,7 @@ def analyze_moke_file(args) -> int:
             resolution_fwhm_fs=options.get("resolution_fwhm_fs"), fix_sources=options.get("fix_sources"))
     except ValueError as exc:
         raise InputError(f"{args.waveforms}: {exc}") from None
-    if args.json:
-        write_json_atomic(args.json, result.to_dict())
-    for line in summary(result):
-        print(line)
-    if args.json:
-        print(f"written: {args.json}")
-    return 0
+    return report(args.json, result.to_dict(), summary(result))
 
 
 def summary(result: analysis.MokeResult) -> list[str]:

@@ -31,7 +31,7 @@ from femtospin import analysis
 from femtospin.devices import DelayFlyer
 
 from ._conditions import Dimension
-from ._measure import PER_POINT_OVERHEAD_S, _unique, set_conditions
+from ._measure import PER_POINT_OVERHEAD_S, _unique, change_s, set_conditions
 from ._stubs import Measurement, lockin_settle_s, make_safe
 from ._validate import PlanArgumentError
 
@@ -259,10 +259,7 @@ def fly_estimate_s(steps, by_name: dict[str, Dimension], fly: dict, settle_s: fl
     fs_per_mm = float(stage.fs_per_mm.get())
     total, current, last = 0.0, {}, float(stage.park_fs.get())
     for conds, _ in steps:
-        for name, value in conds.items():
-            if name in by_name and current.get(name) != value:
-                total += by_name[name].change_s(current.get(name), value)
-            current[name] = value
+        total += change_s(conds, current, by_name)
         total += abs(fly["start_fs"] - last) / fs_per_mm / velocity + settle_s + 2 * fly["sweep_s"]
         total += PER_POINT_OVERHEAD_S
         last = fly["start_fs"]

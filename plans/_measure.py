@@ -85,16 +85,23 @@ def set_conditions(conds: dict, current: dict, conditions, by_name: dict[str, Di
         current[name] = conds[name]
 
 
+def change_s(conds: dict, current: dict, by_name: dict[str, Dimension]) -> float:
+    """Time to change the conditions from ``current`` (updated) to ``conds``."""
+    total = 0.0
+    for name, value in conds.items():
+        if name in by_name and current.get(name) != value:
+            total += by_name[name].change_s(current.get(name), value)
+        current[name] = value
+    return total
+
+
 def estimate_s(steps, by_name: dict[str, Dimension], delays: np.ndarray, settle_s: float, stage) -> float:
     """Expected duration: lock-in settling and stage travel per point plus every condition change."""
     velocity = float(stage.velocity_mm_s.get()) if hasattr(stage, "velocity_mm_s") else 10.0
     fs_per_mm = float(stage.fs_per_mm.get())
     total, current, last = 0.0, {}, float(stage.park_fs.get())
     for conds, indices in steps:
-        for name, value in conds.items():
-            if name in by_name and current.get(name) != value:
-                total += by_name[name].change_s(current.get(name), value)
-            current[name] = value
+        total += change_s(conds, current, by_name)
         for i in indices:
             total += settle_s + abs(delays[i] - last) / fs_per_mm / velocity + PER_POINT_OVERHEAD_S
             last = delays[i]
