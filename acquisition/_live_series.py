@@ -53,25 +53,13 @@ class SeriesResult:
         return analysis.json_safe({"kind": self.kind, "points": points, "error": self.error,
                                    "warnings": self.warnings, "fit": self.fit.to_dict() if self.fit else None})
 
-    def rows(self) -> list[dict]:
-        """The points as ``fit-series`` reads them (docs/analysis.md), one dict per row."""
-        out = []
-        for i in range(self.x.size):
-            row = {self.x_name: float(self.x[i]), self.y_name: float(self.y[i])}
-            if self.branch is not None:
-                row["branch"] = str(self.branch[i])
-            if self.stderr is not None:
-                row["stderr"] = float(self.stderr[i])
-            out.append(row)
-        return out
-
 
 def series_kind(start: dict) -> tuple[str, str, str, str] | None:
     """``(kind, condition, x column, y column)`` of a series plan's run, else None."""
     return SERIES.get(start.get("plan_name"))
 
 
-def waveform_points(kind: str, condition: str, results: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def waveform_points(condition: str, results: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Per series point: the fitted amplitude and its stderr, from the live fits of each group.
 
     A point whose fit failed is left out and said; so is a point the lock-in
@@ -86,7 +74,7 @@ def waveform_points(kind: str, condition: str, results: list) -> tuple[np.ndarra
         if r.result is None or r.result.fit is None:
             notes.append(f"{condition} {x:g}: no fit ({r.error or 'no model'}), left out of the series")
             continue
-        overloaded = int(r.result.excluded.get("overloaded", 0)) if hasattr(r.result, "excluded") else 0
+        overloaded = int(r.result.excluded.get("overloaded", 0))
         if overloaded:
             notes.append(f"{condition} {x:g}: the lock-in overloaded at {overloaded} point(s) (clipped); the "
                          "point is fitted without them — lower the sensitivity if the series must be linear")
@@ -142,7 +130,7 @@ def series_result(start: dict, results: list, rows: dict) -> SeriesResult | None
     kind, condition, x_name, y_name = spec
     branch, notes = None, []
     if kind in WAVEFORM_SERIES:
-        x, y, stderr, notes = waveform_points(kind, condition, results)
+        x, y, stderr, notes = waveform_points(condition, results)
     else:
         x, y, stderr, branch = single_delay_points(kind, condition, rows)
     out = SeriesResult(kind, x_name, y_name, x, y, stderr, branch, warnings=notes)

@@ -201,21 +201,20 @@ class StoredRun:
         Each is the ``femtospin analyze`` JSON plus ``group`` (the slow conditions) and
         ``n_points``; a group that could not be fitted has ``error`` instead.
         """
-        files = sorted(self.path.parent.glob(f"{self.uid}{ANALYSIS_INFIX}*.jsonl"), key=lambda p: p.stat().st_mtime)
-        if not files:
-            return []
-        analysis_run = read_run_file(files[-1])
-        return final_fits(analysis_run.table("fit")) if "fit" in analysis_run.streams else []
+        analysis_run = self.analysis()
+        return final_fits(analysis_run.table("fit")) if analysis_run and "fit" in analysis_run.streams else []
 
     def series(self) -> dict | None:
         """The series result stored with this run by the live analysis (newest analysis), if it is a series."""
-        files = sorted(self.path.parent.glob(f"{self.uid}{ANALYSIS_INFIX}*.jsonl"), key=lambda p: p.stat().st_mtime)
-        if not files:
-            return None
-        analysis_run = read_run_file(files[-1])
-        if "series" not in analysis_run.streams:
+        analysis_run = self.analysis()
+        if analysis_run is None or "series" not in analysis_run.streams:
             return None
         return json.loads(str(analysis_run.table("series")["result_json"][-1]))
+
+    def analysis(self) -> StoredRun | None:
+        """The newest analysis run the live analysis stored beside this run, if any."""
+        files = sorted(self.path.parent.glob(f"{self.uid}{ANALYSIS_INFIX}*.jsonl"), key=lambda p: p.stat().st_mtime)
+        return read_run_file(files[-1]) if files else None
 
     def config(self, stream: str = "primary") -> dict[str, dict]:
         """Device configuration recorded in the stream's descriptor: {device: {key: value}}."""
