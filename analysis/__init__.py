@@ -17,7 +17,7 @@ from ._deconvolution import (
 )
 from ._diffusion import D_BI_NM2_PER_FS, diffusion_modes, layer_response, spin_diffusion
 from ._fits import MODELS, FitResult, fit_waveform, json_safe
-from ._grid import Sampling, sampling
+from ._grid import Sampling, grid_step, sampling
 from ._lockin import (
     SLOPES_DB,
     filter_order,
@@ -188,6 +188,7 @@ __all__ = [
     "response_from_samples",
     "response_grid",
     "sampled_operator",
+    "grid_step",
     "sampling",
     "signal_band_thz",
     "settle_time",

@@ -63,8 +63,24 @@ class Sampling:
         return np.asarray(self.matrix.T @ np.asarray(y).T).T
 
 
-def grid_step(delay_fs: np.ndarray) -> float:
-    """Internal step: the finest spacing of the delays, widened to keep the grid within MAX_GRID_POINTS."""
+def grid_step(delay_fs: np.ndarray, resolve_fs: float | None = None) -> float:
+    """Internal step: the finest spacing of the delays, at most half of ``resolve_fs``, within MAX_GRID_POINTS.
+
+    Parameters
+    ----------
+    delay_fs : ndarray
+        The data's delays.
+    resolve_fs : float, optional
+        The shortest duration the forward model holds (pump or probe FWHM). On a
+        grid coarser than half of it the model's Gaussian and exponentials are
+        sampled so coarsely that its discretization error exceeds the noise: data
+        40 fs apart were fitted with redchi ≈ 16 and amplitude errors 2.4× too
+        small on a 40 fs grid, redchi 1.2 and honest errors on a 10 fs one.
+
+    Returns
+    -------
+    float
+    """
     d = np.unique(np.asarray(delay_fs, float))
     if d.size < 2:
         raise ValueError("need at least 2 distinct delays")
@@ -73,10 +89,12 @@ def grid_step(delay_fs: np.ndarray) -> float:
     # a readback a little short of the nominal step must not make a finer grid: take the common fine step
     fine = np.diff(d)[np.diff(d) < 1.5 * finest]
     step = float(np.median(fine))
+    if resolve_fs is not None:
+        step = min(step, 0.5 * float(resolve_fs))
     return max(step, MIN_STEP_FS, span / (MAX_GRID_POINTS - 1))
 
 
-def sampling(delay_fs: np.ndarray, step_fs: float | None = None) -> Sampling:
+def sampling(delay_fs: np.ndarray, step_fs: float | None = None, resolve_fs: float | None = None) -> Sampling:
     """The internal grid for a set of delays and the interpolation onto them.
 
     Parameters
@@ -85,13 +103,15 @@ def sampling(delay_fs: np.ndarray, step_fs: float | None = None) -> Sampling:
         Sorted delays of the data.
     step_fs : float, optional
         Grid step; default :func:`grid_step`.
+    resolve_fs : float, optional
+        Shortest duration the grid must resolve (see :func:`grid_step`).
 
     Returns
     -------
     Sampling
     """
     d = np.asarray(delay_fs, float)
-    dt = grid_step(d) if step_fs is None else float(step_fs)
+    dt = grid_step(d, resolve_fs) if step_fs is None else float(step_fs)
     n = int(np.ceil((d[-1] - d[0]) / dt - 1e-6)) + 1
     grid = d[0] + dt * np.arange(max(n, 2))
     pos = (d - grid[0]) / dt

@@ -311,10 +311,6 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
     t = comp.delay_fs
     if t.size < MIN_DELAYS:
         raise ValueError(f"need at least {MIN_DELAYS} distinct delays in component {name!r}, have {t.size}")
-    samp = sampling(t)
-    op = response_for(samp.n, samp.dt_fs, detector=detector, transfer=transfer, probe_fwhm_fs=probe_fwhm_fs)
-    sweep = SweepFilter(**sweep) if isinstance(sweep, dict) else sweep
-    op = with_sweep(op, sweep)
     fix_all, sources = {}, {}
     fixed_by_sample = (physics.fixed if physics is not None and model == physics.model else
                        physics.photo["fixed"] if physics is not None and physics.photo and model == "photo-spin"
@@ -328,6 +324,11 @@ def analyze(delay_fs: np.ndarray, signal: np.ndarray, conditions: dict[str, np.n
     fwhm = float(fix_all.get("resolution_fwhm_fs", DEFAULT_FWHM_FS))
     if model != "none" and "resolution_fwhm_fs" not in fix_all and "resolution_fwhm_fs" in get_model(model).params:
         fix_all["resolution_fwhm_fs"], sources["resolution_fwhm_fs"] = fwhm, "default: pump–probe resolution"
+    # the grid resolves the shortest duration in the forward model, however coarse the delays
+    samp = sampling(t, resolve_fs=min(fwhm, probe_fwhm_fs))
+    op = response_for(samp.n, samp.dt_fs, detector=detector, transfer=transfer, probe_fwhm_fs=probe_fwhm_fs)
+    sweep = SweepFilter(**sweep) if isinstance(sweep, dict) else sweep
+    op = with_sweep(op, sweep)
     before = noise_before_fs if noise_before_fs is not None else \
         float(t[np.argmax(np.abs(comp.value))]) - precursor_fs(op) - 0.5 * BASELINE_GAP_FS
     noise = estimate_noise(comp, avg, samp, f_max_thz=signal_band_thz(op, fwhm), before_fs=before,

@@ -75,6 +75,52 @@ def no_process_outlives_the_tests():
         f"  {pid}: {cmd}" for pid, cmd in left.items())
 
 
+# The reliability suite's outcomes (tests/reliability), counted over the whole run: with parallel workers each
+# worker sends its own to the controller, which prints the counts.
+RELIABILITY = pytest.StashKey[list]()
+
+
+def _outcomes(config) -> list[dict]:
+    if RELIABILITY not in config.stash:
+        config.stash[RELIABILITY] = []
+    return config.stash[RELIABILITY]
+
+
+@pytest.fixture
+def reliability_outcomes(request) -> list[dict]:
+    return _outcomes(request.config)
+
+
+def pytest_xdist_auto_num_workers(config):
+    """At most 4 workers: each runs servers and simulated tables of its own, and more would only contend."""
+    return min(os.cpu_count() or 1, 4)
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # a parallel worker: hand the outcomes to the controller
+        session.config.workeroutput["reliability"] = _outcomes(session.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    _outcomes(node.config).extend(getattr(node, "workeroutput", {}).get("reliability", []))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    outcomes = _outcomes(config)
+    if not outcomes:
+        return
+
+    def count(key, value=True):
+        return sum(o[key] == value for o in outcomes)
+
+    terminalreporter.write_line(
+        f"reliability: {len(outcomes)} attacks; {count('kind', 'refused')} refused before anything moved, "
+        f"{count('kind', 'safe exit')} runs ended early and left the table safe, {count('kind', 'data kept')} "
+        f"damaged files read with the loss named; {count('one_line')} one-line messages; {count('traceback')} "
+        f"tracebacks; {count('outside')} writes outside the data directory")
+
+
 @pytest.fixture
 def fast_table():
     """CoFeB(5)|Pt(3) on the accelerated simulated table, seeded noise."""

@@ -158,3 +158,19 @@ def test_step_response_says_how_much_of_a_slow_offset_survives():
         recovered.append(d.slow_recovery)
     # the roughness penalty keeps an offset at the data's own λ; a heavy-handed λ loses it, and says so
     assert recovered[0] > 0.9 and recovered[1] > 0.8 and recovered[2] < 0.6
+
+
+@pytest.mark.parametrize("delays, resolve, step", [
+    (np.arange(0.0, 400.0, 40.0), 20.0, 10.0),   # coarse delays: the grid resolves the shortest duration
+    (np.arange(0.0, 400.0, 5.0), 20.0, 5.0),     # already finer than needed: the delays' own step
+    (np.arange(0.0, 400.0, 40.0), None, 40.0),   # nothing to resolve: the delays' step
+    (np.arange(0.0, 400.0, 40.0), 0.1, 0.5),     # never below the smallest step
+])
+def test_the_grid_step_resolves_the_model_whatever_the_delays(delays, resolve, step):
+    from femtospin.analysis import grid_step
+
+    assert grid_step(delays, resolve) == pytest.approx(step)
+    samp = sampling(delays, resolve_fs=resolve)
+    assert samp.dt_fs == pytest.approx(step)
+    x = np.sin(samp.grid / 50.0)  # the sampling operator still lands on the data's delays
+    np.testing.assert_allclose(samp.sample(x), np.sin(delays / 50.0), atol=1e-12)

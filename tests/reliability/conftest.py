@@ -7,13 +7,11 @@ many attacks were made and how each ended.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import pytest
 
 from femtospin.acquisition import load_run
-
-OUTCOMES: list[Outcome] = []
 
 
 @dataclass
@@ -29,12 +27,13 @@ class Outcome:
 class Attacks:
     """What a test hands to the recorder: ``refused(...)`` or ``safe_exit(...)``, after asserting them."""
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, name: str, outcomes: list[dict]):
+        self.name, self.outcomes = name, outcomes
 
     def _record(self, kind: str, err: str, max_lines: int, outside: bool) -> None:
         lines = [line for line in err.strip().splitlines() if line.strip()]
-        OUTCOMES.append(Outcome(self.name, kind, 0 < len(lines) <= max_lines, "Traceback" in err, outside))
+        self.outcomes.append(asdict(Outcome(self.name, kind, 0 < len(lines) <= max_lines, "Traceback" in err,
+                                            outside)))
         assert "Traceback" not in err, err
         assert 0 < len(lines) <= max_lines, err
         assert not outside, "written outside the data directory"
@@ -74,22 +73,5 @@ class Attacks:
 
 
 @pytest.fixture
-def attack(request) -> Attacks:
-    return Attacks(request.node.nodeid)
-
-
-def pytest_terminal_summary(terminalreporter):
-    if not OUTCOMES:
-        return
-    n = len(OUTCOMES)
-    refused = sum(o.kind == "refused" for o in OUTCOMES)
-    safe = sum(o.kind == "safe exit" for o in OUTCOMES)
-    kept = sum(o.kind == "data kept" for o in OUTCOMES)
-    one = sum(o.one_line for o in OUTCOMES)
-    tracebacks = sum(o.traceback for o in OUTCOMES)
-    outside = sum(o.outside for o in OUTCOMES)
-    terminalreporter.write_line(
-        f"reliability: {n} attacks; {refused} refused before anything moved, {safe} runs ended early and left "
-        f"the table safe, {kept} damaged files read with the loss named; {one} one-line messages; "
-        f"{tracebacks} tracebacks; {outside} writes outside the data "
-        "directory")
+def attack(request, reliability_outcomes) -> Attacks:
+    return Attacks(request.node.nodeid, reliability_outcomes)
