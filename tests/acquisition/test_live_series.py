@@ -45,7 +45,7 @@ def test_a_field_loop_gives_the_coercive_field_and_the_sign_change(tmp_path):
     sample = get_sample("CoFeB(5)|Pt(3)")
     assert set(series.branch.tolist()) == {"down", "up"}
     assert np.sign(series.y.max()) != np.sign(series.y.min())  # the loop reverses the signal
-    assert series.fit.value("coercive_mT") == pytest.approx(sample.coercive_mT, rel=0.1)
+    assert _within(series.fit, "coercive_mT", sample.coercive_mT)
     assert series.stderr is None and "errors from the scatter about the fit" in series_lines(series)[1]
 
 
@@ -53,8 +53,16 @@ def test_a_qwp_sweep_separates_the_helicity_term(tmp_path):
     t = sim_profile("Bi(100)|Co(5)", fast=True, seed=6)
     series = _run(tmp_path, t, qwp_sweep(t.lockin, t.stage, t.pump_qwp, [15.0], list(np.arange(0.0, 180.0, 10.0))))
     sample = get_sample("Bi(100)|Co(5)")
-    l1, _ = sample.linear_qwp
-    assert series.fit.value("C") / series.fit.value("L1") == pytest.approx(sample.helicity_amplitude / l1, rel=0.2)
+    l1, l2 = sample.linear_qwp
+    p = series.fit.params
+
+    def ratio(a, b):  # sin 2φ, sin 4φ and cos 4φ are orthogonal over the sweep: their errors are independent
+        r = p[a]["value"] / p[b]["value"]
+        return r, abs(r) * np.hypot(p[a]["stderr"] / p[a]["value"], p[b]["stderr"] / p[b]["value"])
+
+    for (a, b), truth in ((("C", "L1"), sample.helicity_amplitude / l1), (("L2", "L1"), l2 / l1)):
+        r, err = ratio(a, b)
+        assert abs(r - truth) < 3 * err, (a, b, r, err, truth)  # rms z over 20 seeds: 1.11 (C/L1), 1.18
 
 
 @pytest.fixture(scope="module")
