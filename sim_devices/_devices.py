@@ -152,7 +152,7 @@ class SimLockIn(_TableDevice):
 class SimMagnet(_TableDevice):
     """Bipolar magnet supply with Hall-probe readback (mT), limited ramp rate and settling."""
 
-    field = Cpt(TableSignal, getter=lambda d: d.table.field_mT, units="mT", kind=Kind.hinted)
+    field = Cpt(TableSignal, getter=lambda d: d.table.hall_mT(), units="mT", kind=Kind.hinted)
     max_field_mT = config(200.0, "mT")
     ramp_mT_s = config(500.0, "mT/s")
     settle_s = config(0.2, "s")

@@ -95,7 +95,9 @@ class Noise:
 
     σ² = additive² + (amplitude·μ)² + (jitter·dμ/dt)², scaled with the lock-in's
     noise bandwidth; plus slow 1/f laser drift (relative rms) and an optional
-    linear drift (per simulated second) for tests of drift cancellation.
+    linear drift (per simulated second) for tests of drift cancellation. The
+    Hall probe that reads the field at the sample has an offset left after
+    zeroing and a reading noise (a gaussmeter on its 3 mT range: ≈ 0.02 mT, 0.005 mT rms).
     """
 
     additive_V: float = 3e-6
@@ -104,10 +106,12 @@ class Noise:
     drift_rms: float = 0.01
     drift_linear_per_s: float = 0.0
     seed: int | None = 0
+    hall_offset_mT: float = 0.02
+    hall_noise_mT: float = 0.005
 
     @staticmethod
     def off() -> Noise:
-        return Noise(0.0, 0.0, 0.0, 0.0, 0.0, 0)
+        return Noise(0.0, 0.0, 0.0, 0.0, 0.0, 0, hall_offset_mT=0.0, hall_noise_mT=0.0)
 
 
 KNOBS = ("angle_deg", "pump_qwp_deg", "probe_qwp_deg", "attenuator_deg", "spot_mm", "laser_on", "analyser_deg",
@@ -273,6 +277,7 @@ class SimTable:
         self.rng = np.random.default_rng(noise.seed)
         # the power meter draws its own noise, so polling it never changes the lock-in's noise sequence
         self.power_rng = np.random.default_rng(None if noise.seed is None else noise.seed + 1)
+        self.hall_rng = np.random.default_rng(None if noise.seed is None else noise.seed + 2)  # likewise
         self.drift = _Drift(noise.drift_rms, noise.drift_linear_per_s, self.rng)
         self.lock = threading.RLock()
         # delay line (mm along the stage); the calibrated time zero lives in the stage device
@@ -501,6 +506,12 @@ class SimTable:
         limit = lk.sensitivity_V
         overload = abs(x) > limit or abs(y) > limit
         return float(np.clip(x, -limit, limit)), float(np.clip(y, -limit, limit)), bool(overload)
+
+    def hall_mT(self) -> float:
+        """One Hall-probe reading of the field at the sample (mT): the field, the probe's offset and noise."""
+        with self.lock:
+            return float(self.field_mT + self.noise.hall_offset_mT + self.noise.hall_noise_mT
+                         * self.hall_rng.standard_normal())
 
     def pump_power_W(self) -> float:
         with self.lock:

@@ -170,7 +170,7 @@ def test_ctrl_c_aborts_the_run_and_leaves_the_table_safe(tmp_path):
     run = load_run(path.stem, tmp_path)
     assert run.stop["exit_status"] == "abort"
     end = run.table("baseline")
-    assert end["magnet_field"][-1] == 0.0
+    assert abs(end["magnet_field"][-1]) < 0.1
     assert end["stage_delay"][-1] == pytest.approx(-1000.0, abs=10.0)
     assert json.loads(json.dumps(run.start["plan_args"]))["magnetization"] == [1, -1]
 

@@ -47,7 +47,7 @@ def test_plus_minus_magnetization_events_carry_condition(fast_table, session_fac
     run = load_run(uid, session.data_dir)
     t = run.table()
     assert list(t["magnetization"]) == [1] * len(delays) + [-1] * len(delays)
-    assert np.allclose(t["magnet_field"], 0.0)  # measured at zero field after saturating
+    assert np.allclose(t["magnet_field"], 0.0, atol=0.1)  # measured at zero field after saturating
     plus, minus = t["lockin_x"][t["magnetization"] == 1], t["lockin_x"][t["magnetization"] == -1]
     assert np.corrcoef(plus, minus)[0, 1] < -0.95
     assert run.start["num_points"] == 2 * len(delays)

@@ -60,7 +60,7 @@ def test_normal_end(table, session_factory):
     run = _stored(session)
     assert run.stop["exit_status"] == "success"
     end = run.table("baseline")
-    assert end["magnet_field"][-1] == 0.0  # the closing baseline shows the safe state
+    assert abs(end["magnet_field"][-1]) < 0.1  # the closing baseline shows the safe state
     assert end["heater_setpoint"][-1] == table.heater.safe_K.get()
 
 

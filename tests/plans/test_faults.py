@@ -79,7 +79,7 @@ def test_closing_baseline_is_written_whatever_fails(fast_table, session_factory,
         assert [d.name for d in unsafe.devices] == [device]
         assert str(unsafe).startswith(f"TABLE NOT SAFE: {device} at ")
     if device != "magnet":
-        assert end["magnet_field"][-1] == 0.0  # read afresh: the safe state
+        assert abs(end["magnet_field"][-1]) < 0.1  # read afresh: the safe state
 
 
 def test_unsafe_magnet_line_gives_its_last_field(fast_table, session_factory):

@@ -64,7 +64,7 @@ class Attacks:
             run = load_run(path.stem, data_dir)
             end = run.table("baseline")
             assert len(end["magnet_field"]) == 2, "opening and closing baseline"
-            assert end["magnet_field"][-1] == 0.0
+            assert abs(end["magnet_field"][-1]) < 0.1  # the Hall probe: offset and noise
             assert end["heater_setpoint"][-1] == 300.0
             assert end["stage_delay"][-1] == pytest.approx(park_fs, abs=10.0)
             runs += 1

@@ -213,13 +213,13 @@ def test_magnet_limits(rig):
         rig.magnet.set(limit * 1.5)
     with pytest.raises(LimitError):
         rig.magnet.set(-limit - 1)
-    assert rig.magnet.field.get() == 0.0
+    assert rig.table.field_mT == 0.0
 
 
 @pytest.mark.parametrize("field", [30.0, -30.0, 0.5])
 def test_magnet_field_readback(rig, field):
     done(rig.magnet.set(field))
-    assert rig.magnet.field.get() == field
+    assert rig.magnet.field.get() == pytest.approx(field, abs=0.1)  # through the Hall probe
     assert rig.table.field_mT == field
 
 
@@ -304,3 +304,12 @@ def test_power_meter(rig):
     assert rig.power.power.get() == pytest.approx(0.0, abs=1e-12)
     reading = rig.power.read()
     assert reading["power_power"]["value"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_the_hall_probe_reads_the_field_with_its_offset_and_noise(rig):
+    noise = rig.table.noise
+    done(rig.magnet.set(10.0))
+    readings = np.array([rig.magnet.field.get() for _ in range(400)])
+    assert rig.table.field_mT == 10.0
+    assert readings.mean() == pytest.approx(10.0 + noise.hall_offset_mT, abs=5 * noise.hall_noise_mT / 20)
+    assert readings.std() == pytest.approx(noise.hall_noise_mT, rel=0.2)
