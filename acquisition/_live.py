@@ -110,6 +110,15 @@ def analysis_options(start: dict) -> dict | None:
     return options
 
 
+def group_options(start: dict, group: dict, options: dict) -> dict:
+    """How to analyse one group: on a substrate with several samples, as the sample at the group's spot."""
+    spot = group.get("spot_mm")
+    for region in start.get("spots") or ():
+        if spot is not None and region["from_mm"] <= spot <= region["to_mm"]:
+            return analysis_options({**start, "sample": {**(start.get("sample") or {}), "name": region["sample"]}})
+    return options
+
+
 def complete_rows(delay: np.ndarray, keys: list[tuple]) -> np.ndarray:
     """Rows the symmetry components can use so far.
 
@@ -301,7 +310,8 @@ class LiveAnalysis:
             conds = {c: rows[c][sel][keep] for c in fast}
             extra = {ARGUMENT[k]: rows[k][sel][keep] for k in self._readings}
             try:
-                res = self._analyze(d, s, conds or None, **extra, **self._options)
+                res = self._analyze(d, s, conds or None, **extra, **group_options(self.state.start, group,
+                                                                                   self._options))
                 results.append(GroupResult(group, int(d.size), res))
             except Exception as exc:  # noqa: BLE001 — a fit that cannot run yet is reported, never raised
                 results.append(GroupResult(group, int(d.size), None, f"{type(exc).__name__}: {exc}"))

@@ -1,8 +1,9 @@
 """Profiles: which device plays which role on one table ("code as configuration").
 
 ``sim`` builds the simulated THz-emission (EOS) table on a wall-time clock, ``sim:fast`` on an
-accelerated one; ``sim-moke`` and ``sim-moke:fast`` the TR-MOKE table. Real tables are described by
-profile files.
+accelerated one; ``sim-moke`` and ``sim-moke:fast`` the TR-MOKE table; ``sim-spots`` and
+``sim-spots:fast`` the THz table with a substrate that carries the F|N stack and its ferromagnet alone
+(``--spots`` reaches both). Real tables are described by profile files.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ from femtospin.sim_devices import (
     SimTemperatureController,
     SimTranslationStage,
     get_sample,
+    spot_map,
 )
 
 SETUP_KEYS = ("detection", "pump")  # metadata a plan reads besides its devices
-SIM_PROFILES = {"sim": "eos", "sim:fast": "eos", "sim-moke": "moke", "sim-moke:fast": "moke"}
+SIM_PROFILES = {"sim": "eos", "sim:fast": "eos", "sim-moke": "moke", "sim-moke:fast": "moke", "sim-spots": "spots",
+                "sim-spots:fast": "spots"}
 MOKE_SAMPLE = "Co/Pt spin valve"  # what the simulated TR-MOKE table holds unless told otherwise
 
 
@@ -93,8 +96,13 @@ class Table:
 
 
 def sim_profile(sample: str | Sample | None = None, *, fast: bool = False, seed: int | None = 0,
-                detection: Detection = Detection(), noise: Noise | None = None, pump: Pump = Pump()) -> Table:
-    """The simulated table with ``sample`` in the beam (default CoFeB(5)|Pt(3), or the spin valve on a MOKE table)."""
+                detection: Detection = Detection(), noise: Noise | None = None, pump: Pump = Pump(),
+                spots: bool = False) -> Table:
+    """The simulated table with ``sample`` in the beam (default CoFeB(5)|Pt(3), or the spin valve on a MOKE table).
+
+    With ``spots`` the substrate carries the F|N ``sample`` and its ferromagnet alone in two regions of the
+    spot stage (:func:`~femtospin.sim_devices.spot_map`); the start document records which is where.
+    """
     moke = detection.mode == "moke"
     if sample is None:
         sample = MOKE_SAMPLE if moke else "CoFeB(5)|Pt(3)"
@@ -102,8 +110,9 @@ def sim_profile(sample: str | Sample | None = None, *, fast: bool = False, seed:
     if s.model == "spin_valve" and not moke:  # it emits no THz: a run would record noise and fit it
         raise ValueError(f"sample {s.name!r} is a TR-MOKE sample (it emits no THz); use the profile sim-moke or "
                          f"sim-moke:fast")
-    table = SimTable(s, pump=pump, detection=detection,
-                     noise=noise if noise is not None else Noise(seed=seed), clock=SimClock(accelerated=fast))
+    regions = list(spot_map(s.name)) if spots else None
+    table = SimTable(s, pump=pump, detection=detection, noise=noise if noise is not None else Noise(seed=seed),
+                     clock=SimClock(accelerated=fast), regions=regions)
     measured = detection.transfer is not None
     if moke:
         detected = {"mode": "moke", "detector": "balanced photodiodes", "chop_factor": CHOP_FACTOR,
@@ -118,7 +127,7 @@ def sim_profile(sample: str | Sample | None = None, *, fast: bool = False, seed:
             "transfer": ({"time_fs": list(detection.transfer[0]), "h": list(detection.transfer[1])}
                          if measured else "model"),
         }
-    name = ("sim-moke" if moke else "sim") + (":fast" if fast else "")
+    name = ("sim-moke" if moke else "sim-spots" if spots else "sim") + (":fast" if fast else "")
     metadata = {
         "profile": name,
         "sample": {"name": s.name, "stack": s.stack, "substrate": s.substrate, "cap": s.cap},
@@ -126,6 +135,8 @@ def sim_profile(sample: str | Sample | None = None, *, fast: bool = False, seed:
         "pump": {"fwhm_fs": pump.fwhm_fs, "fluence_mJcm2": pump.fluence_mJcm2},
         "laser": {"nominal_W": pump.power_W, "threshold_W": 0.5 * pump.power_W},
     }
+    if regions:
+        metadata["spots"] = [{"from_mm": lo, "to_mm": hi, "sample": r.name} for lo, hi, r in regions]
     return Table(
         stage=SimDelayStage(table, name="stage"),
         lockin=SimLockIn(table, name="lockin"),
@@ -145,12 +156,13 @@ def sim_profile(sample: str | Sample | None = None, *, fast: bool = False, seed:
 
 
 def load_profile(spec: str, **options) -> Table:
-    """A table from a profile: ``sim``, ``sim:fast``, ``sim-moke`` or ``sim-moke:fast`` (options go to
+    """A table from a profile: one of :data:`SIM_PROFILES` (options go to
     :func:`sim_profile`), or the path of a profile file (options go to
     :func:`~femtospin.acquisition._profile_file.load_profile_file`)."""
     if spec in SIM_PROFILES:
-        detection = Detection(mode="moke") if SIM_PROFILES[spec] == "moke" else Detection()
-        return sim_profile(fast=spec.endswith(":fast"), detection=detection, **options)
+        kind = SIM_PROFILES[spec]
+        detection = Detection(mode="moke") if kind == "moke" else Detection()
+        return sim_profile(fast=spec.endswith(":fast"), detection=detection, spots=kind == "spots", **options)
     # real instruments: their drivers are only imported when a file is named
     from ._profile_file import load_profile_file
 

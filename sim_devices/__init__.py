@@ -24,7 +24,7 @@ from ._playback import (
     PlaybackTranslationStage,
     apply_configuration,
 )
-from ._samples import LIBRARY, REFERENCE_FLUENCE_MJCM2, Layer, Sample, bi_co, get_sample
+from ._samples import LIBRARY, REFERENCE_FLUENCE_MJCM2, Layer, Sample, bi_co, get_sample, spot_map
 from ._table import CHOP_FACTOR, GRID_FS, Detection, Hysteresis, Noise, Pump, SimTable
 
 __all__ = [
@@ -61,4 +61,5 @@ __all__ = [
     "apply_configuration",
     "bi_co",
     "get_sample",
+    "spot_map",
 ]

@@ -203,3 +203,24 @@ def get_sample(name: str) -> Sample:
     if m:
         return bi_co(float(m["x"]))
     raise ValueError(f"unknown sample {name!r}; known: {', '.join(LIBRARY)}, Bi(x)|Co(5)")
+
+
+SPOT_REGIONS_MM = ((0.0, 10.0), (15.0, 25.0))  # F|N, then its ferromagnet alone, on one substrate
+
+
+def spot_map(name: str) -> tuple[tuple[float, float, Sample], ...]:
+    """An F|N stack and its ferromagnet alone on one substrate, by translation-stage position (mm).
+
+    The ferromagnet is the stack's first layer (``CoFeB(5)|Pt(3)`` → ``CoFeB(5)``),
+    deposited through the same mask, so the two spots compare the F|N spin
+    current (S−) with the ferromagnet's own demagnetization field (S+, ≈ 100×
+    smaller). Between and beyond the regions the beam meets bare substrate.
+    """
+    f_n = get_sample(name)
+    ferromagnet = name.split("|")[0]
+    if "|" not in name or ferromagnet not in LIBRARY:
+        raise ValueError(f"sample {name!r} has no ferromagnet-alone spot; spot maps hold an F|N stack whose "
+                         f"ferromagnet is in the library: "
+                         f"{', '.join(k for k in LIBRARY if '|' in k and k.split('|')[0] in LIBRARY)}")
+    (a, b), (c, d) = SPOT_REGIONS_MM
+    return (a, b, f_n), (c, d, LIBRARY[ferromagnet])

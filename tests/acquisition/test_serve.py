@@ -301,7 +301,8 @@ def test_bad_arguments_fail_the_item_and_leave_the_table_safe(served):
     closing, opening = runs[-2].table("baseline"), runs[-1].table("baseline")
     assert abs(opening["magnet_field"][0]) < 0.1
     for key in ("magnet_field", "stage_delay", "heater_setpoint", "sample_rotation_angle"):
-        assert opening[key][0] == pytest.approx(closing[key][-1]), key
+        hall = {"abs": 0.1} if key == "magnet_field" else {}  # the Hall probe reads with noise
+        assert opening[key][0] == pytest.approx(closing[key][-1], **hall), key
 
 
 def _start_a_long_run(address, data):
