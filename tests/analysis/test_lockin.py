@@ -22,10 +22,16 @@ def _expected_settle(n, tolerance):
 
 
 @pytest.mark.parametrize("slope, rule_of_thumb", [(6, 4.6), (12, 6.6), (18, 8.4), (24, 10.0)])
-def test_settle_time_one_percent(slope, rule_of_thumb):
+def test_settle_time_one_percent_is_the_manuals_rule(slope, rule_of_thumb):
     expected = _expected_settle(ORDERS[slope], 0.01)
-    assert settle_time(1.0, slope) == pytest.approx(expected, rel=1e-9)
-    assert settle_time(1.0, slope) == pytest.approx(rule_of_thumb, abs=0.06)
+    assert settle_time(1.0, slope, 0.01) == pytest.approx(expected, rel=1e-9)
+    assert settle_time(1.0, slope, 0.01) == pytest.approx(rule_of_thumb, abs=0.06)
+
+
+@pytest.mark.parametrize("slope, taus", [(6, 6.91), (12, 9.23), (18, 11.23), (24, 13.06)])
+def test_a_step_reading_settles_to_a_thousandth_by_default(slope, taus):
+    assert settle_time(1.0, slope) == pytest.approx(_expected_settle(ORDERS[slope], 1e-3), rel=1e-9)
+    assert settle_time(1.0, slope) == pytest.approx(taus, abs=0.01)
 
 
 @pytest.mark.parametrize("slope", SLOPES_DB)
