@@ -130,6 +130,27 @@ def parse_fix(items: list[str]) -> dict[str, float]:
     return fix
 
 
+def parse_sweep_filter(text: str | None) -> dict | None:
+    """``--sweep-filter lag_fs=…,order=…[,up_fraction=…,bin_fs=…]``: a fly run's lock-in filter along the sweep."""
+    if text is None:
+        return None
+    fields = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        try:
+            fields[name.strip()] = int(value) if name.strip() == "order" else float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise InputError(f"--sweep-filter {text!r}: expected lag_fs=…,order=…[,up_fraction=…,bin_fs=…]")
+    try:
+        return analysis.SweepFilter(**fields).to_dict()
+    except TypeError:
+        raise InputError(f"--sweep-filter {text!r}: fields are lag_fs, order, up_fraction, bin_fs") from None
+    except ValueError as exc:
+        raise InputError(f"--sweep-filter: {exc}") from None
+
+
 def _run(func, args) -> int:
     try:
         return func(args)
@@ -148,6 +169,7 @@ def _analyze(args) -> int:
             raise InputError(f"{flag}: only with --mode moke")
     _check_output(args.json)
     fix = parse_fix(args.fix)
+    sweep = parse_sweep_filter(args.sweep_filter)
     try:
         analysis.check_probe_fwhm(args.probe_fwhm_fs)
     except ValueError as exc:
@@ -173,7 +195,7 @@ def _analyze(args) -> int:
                                   reference_level=args.reference_level, sample=args.sample,
                                   detector=args.detector, transfer=transfer, model=args.model, fix=fix,
                                   free=tuple(args.free or ()), component=args.component,
-                                  probe_fwhm_fs=args.probe_fwhm_fs)
+                                  probe_fwhm_fs=args.probe_fwhm_fs, sweep=sweep)
     except ValueError as exc:
         raise InputError(f"{args.waveforms}: {exc}") from None
     return report(args.json, result.to_dict(), summary(result))
@@ -294,6 +316,8 @@ def register(subparsers) -> None:
                    help="component to fit (default: the sample's, else minus_angle, odd_M, odd_helicity or mean, "
                         "the first the conditions allow); an explicit one that the data cannot form is an error")
     p.add_argument("--probe-fwhm-fs", type=float, default=20.0, help="probe duration for the detector model")
+    p.add_argument("--sweep-filter", metavar="lag_fs=…,order=…", help="a fly run's lock-in filter along the sweep "
+                   "(lag_fs=…,order=…[,up_fraction=…,bin_fs=…], as `femtospin export` prints it), part of the model")
     p.add_argument("--json", metavar="OUT", help="write the result here")
     p.set_defaults(func=lambda a: _run(_analyze, a))
 

@@ -281,6 +281,11 @@ def _export(args) -> int:
         raise
     tmp.replace(out)  # replaces a link planted at ``out`` itself, never what it points to
     print(f"exported run {start['uid'][:8]} ({primary.sizes.get('time', 0)} points) to {out}")
+    sweep = (start.get("fly") or {}).get("filter")
+    if sweep and args.format == "csv":  # the file cannot carry it, and a fit without it lags and is too sharp
+        spec = ",".join(f"{k}={v:g}" for k, v in sweep.items())
+        print(f"a fly run: analyze it with the lock-in filter along the sweep, `femtospin analyze {out} "
+              f"--sweep-filter {spec}`")
     return 0
 
 
