@@ -12,7 +12,6 @@ _WHERE = {
     "RunWriter": "._storage",
     "Session": "._session",
     "StoredRun": "._storage",
-    "Table": "._profiles",
     "catalog_client": "._catalog",
     "data_directory": "._storage",
     "find_run_file": "._storage",

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from bluesky.utils import RunEngineInterrupted
 
+from femtospin.devices import ROLES, Table, detection_of, laser_nominal_W, pump_of, table_blocks
 from femtospin.plans import PARAMETER_OF_CONDITION, PLANS, PlanArgumentError, device_error
 from femtospin.sim_devices import LIBRARY, Detection, PlaybackTable, Pump, apply_configuration, get_sample
 
@@ -28,7 +29,7 @@ from ._cmd_catalog import catalog_option, data_dir_option
 from ._cmd_run import LIVE_TIMEOUT_S, plan_kwargs
 from ._describe import delay_field, fit_line, label
 from ._live import mean_waveforms
-from ._profiles import Table, sim_profile
+from ._profiles import sim_profile
 from ._run_options import ARGS
 from ._session import Session, data_directory
 from ._storage import StoredRun, load_run, run_id
@@ -119,16 +120,13 @@ def prepare(uid: str, data_dir=None, *, mode: str = "simulate", fast: bool | Non
 def _simulated_table(start: dict, configuration: dict, *, fast: bool | None, seed: int | None) -> Table:
     """The simulated table with the recorded sample, detection and pump, and the recorded lock-in settings."""
     sample = simulated_sample(start)
-    recorded = start.get("detection") or {}
-    transfer = recorded.get("transfer")
-    detection = Detection(
-        mode=recorded.get("mode", "eos"),
-        detector=recorded.get("crystal") if not isinstance(transfer, dict) else Detection.detector,
-        probe_fwhm_fs=recorded.get("probe_fwhm_fs", Detection.probe_fwhm_fs),
-        transfer=(tuple(transfer["time_fs"]), tuple(transfer["h"])) if isinstance(transfer, dict) else None)
-    pump = start.get("pump") or {}
+    recorded = detection_of(start)
+    transfer = recorded.transfer
+    detection = Detection(mode=recorded.mode, detector=recorded.crystal, probe_fwhm_fs=recorded.probe_fwhm_fs,
+                          transfer=(tuple(transfer[0]), tuple(transfer[1])) if transfer is not None else None)
+    pump = pump_of(start)
     pump = Pump(fwhm_fs=pump.get("fwhm_fs", Pump.fwhm_fs), fluence_mJcm2=pump.get("fluence_mJcm2", Pump.fluence_mJcm2),
-                power_W=(start.get("laser") or {}).get("nominal_W", Pump.power_W))
+                power_W=laser_nominal_W(start) or Pump.power_W)
     if fast is None:
         fast = str(start.get("profile")).endswith(":fast")  # sim:fast, sim-moke:fast
     table = sim_profile(sample, fast=fast, seed=seed, detection=detection, pump=pump)
@@ -194,8 +192,7 @@ def _playback_table(run: StoredRun, configuration: dict) -> Table:
     playback = PlaybackTable({k: v for k, v in columns.items() if k not in ("seq_num", "time")},
                              start.get("conditions") or [], configuration, delays=delays,
                              delay_field=delay_field(start))
-    metadata = {k: start[k] for k in ("sample", "detection", "pump", "laser") if k in start}
-    return Table(**playback.devices, metadata={"profile": "playback", **metadata}, clock=playback.clock)
+    return Table(**playback.devices, metadata={"profile": "playback", **table_blocks(start)}, clock=playback.clock)
 
 
 def _recorded_plan(plan, start: dict, table: Table, md: dict):
@@ -214,7 +211,7 @@ def _recorded_plan(plan, start: dict, table: Table, md: dict):
     kwargs = plan_kwargs(plan, table, args)
     params = inspect.signature(plan).parameters
     for name, param in params.items():
-        if name in kwargs or name in Table.ROLES or name in NOT_ARGUMENTS or param.kind == param.VAR_KEYWORD:
+        if name in kwargs or name in ROLES or name in NOT_ARGUMENTS or param.kind == param.VAR_KEYWORD:
             continue
         if name in recorded:
             kwargs[name] = recorded[name]

@@ -10,6 +10,7 @@ import traceback
 
 from bluesky.utils import RunEngineInterrupted
 
+from femtospin.devices import Table, plan_devices
 from femtospin.plans import PLANS, PlanArgumentError, UnsafeTableError, delay_grid, device_error
 from femtospin.sim_devices import get_sample
 
@@ -17,7 +18,7 @@ from ._catalog import parse_catalog
 from ._cli import interrupted_by, os_error
 from ._describe import fit_line
 from ._live import warning_lines
-from ._profiles import SIM_PROFILES, Table, load_profile
+from ._profiles import SIM_PROFILES, load_profile
 from ._run_options import ARGS, MAX_DURATION_S
 from ._session import Session, data_directory
 from ._storage import check_data_directory
@@ -31,7 +32,7 @@ LONG_RUN_S = 30 * 60.0  # a wall-clock run longer than this gets a warning befor
 
 def plan_kwargs(plan, table: Table, args: argparse.Namespace) -> dict:
     """Keyword arguments for ``plan``: devices by role from the table, the rest from the command line."""
-    kwargs = table.role_kwargs(plan)
+    kwargs = plan_devices(table, plan)
     for param in inspect.signature(plan).parameters.values():
         if param.name in ARGS and getattr(args, param.name, None) is not None:
             value = getattr(args, param.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from femtospin.devices import plan_devices
 from femtospin.plans import Measurement, delay_grid, thz_emission
 
 from ._profiles import sim_profile
@@ -42,10 +43,8 @@ def demo_session(*, fast: bool = False, data_dir=None, out_dir=None, progress: b
     table.lockin.time_constant.put(0.01)
     table.lockin.sensitivity.put(0.005)
     session = Session(table, data_dir, progress=progress, live=True, report_dir=out_dir, catalog=catalog)
-    plan = thz_emission(table.lockin, table.stage, delay_grid(*DEMO_GRID, fine=DEMO_FINE), magnet=table.magnet,
-                        sample_rotation=table.sample_rotation, power_meter=table.power_meter,
-                        magnetization=(1, -1), angles=(0.0, 180.0), repeats=2, setup=table.setup,
-                        md={"purpose": "demo"})
+    plan = thz_emission(**plan_devices(table, thz_emission), delays=delay_grid(*DEMO_GRID, fine=DEMO_FINE),
+                        magnetization=(1, -1), angles=(0.0, 180.0), repeats=2, md={"purpose": "demo"})
     return session, plan
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from event_model import compose_run
 
 from femtospin import analysis
+from femtospin.devices import detection_of, laser_nominal_W, pump_of, sample_name, spot_sample
 
 from ._cli import background
 from ._describe import condition_groups, delay_field, label
@@ -75,48 +76,44 @@ class LiveState:
         return summary_lines(self.results) + series_lines(self.series)
 
 
-def analysis_options(start: dict) -> dict | None:
+def analysis_options(start: dict, sample: str | None = None) -> dict | None:
     """How to analyse a run, from its start document alone; None if it is not a THz-emission run.
 
-    The sample's stack decides the model, component and fixed literature values
-    (the materials table); the pump duration is the model's resolution; the
-    laser's nominal power is the level the signal is normalized to.
+    The sample's stack (``sample``, else the recorded one) decides the model,
+    component and fixed literature values (the materials table); the pump
+    duration is the model's resolution; the laser's nominal power is the level
+    the signal is normalized to.
     """
-    detection = start.get("detection") or {}
-    if detection.get("mode", "eos") != "eos":
+    detection = detection_of(start)
+    if detection.mode != "eos":
         return None  # TR-MOKE waveforms are not deconvolved through an EOS response
-    sample = (start.get("sample") or {}).get("name")
+    sample = sample or sample_name(start)
     try:
         analysis.stack_physics(sample or "")
     except ValueError:
         sample = None  # a sample the materials table does not know: every parameter is fitted
-    transfer = detection.get("transfer")
-    options = {"sample": sample, "probe_fwhm_fs": detection.get("probe_fwhm_fs", 20.0)}
-    fwhm = (start.get("pump") or {}).get("fwhm_fs")
+    options = {"sample": sample, "probe_fwhm_fs": detection.probe_fwhm_fs}
+    fwhm = pump_of(start).get("fwhm_fs")
     if fwhm:
         options["fix"] = {"resolution_fwhm_fs": float(fwhm)}
         options["fix_sources"] = FIX_SOURCES
     fly = (start.get("fly") or {}).get("filter")
     if fly:  # a fly run: the lock-in's filter along the sweep is part of the forward model
         options["sweep"] = fly
-    nominal = (start.get("laser") or {}).get("nominal_W")
+    nominal = laser_nominal_W(start)
     if nominal:
         options["reference_level"] = float(nominal)
-    if isinstance(transfer, dict):
-        options["transfer"] = (np.asarray(transfer["time_fs"], float), np.asarray(transfer["h"], float))
-        options["detector"] = None
+    if detection.transfer is not None:
+        options["transfer"], options["detector"] = detection.transfer, None
     else:
-        options["detector"] = detection.get("crystal", "gap250")
+        options["detector"] = detection.crystal
     return options
 
 
 def group_options(start: dict, group: dict, options: dict) -> dict:
     """How to analyse one group: on a substrate with several samples, as the sample at the group's spot."""
-    spot = group.get("spot_mm")
-    for region in start.get("spots") or ():
-        if spot is not None and region["from_mm"] <= spot <= region["to_mm"]:
-            return analysis_options({**start, "sample": {**(start.get("sample") or {}), "name": region["sample"]}})
-    return options
+    at_spot = spot_sample(start, group.get("spot_mm"))
+    return analysis_options(start, at_spot) if at_spot else options
 
 
 def complete_rows(delay: np.ndarray, keys: list[tuple]) -> np.ndarray:
@@ -544,7 +541,7 @@ def noise_lines(result: analysis.AnalysisResult, start: dict) -> list[str]:
                      f"up + down sweeps); errors widened for the bins' correlated noise")
     if result.reference is not None:
         ref = result.reference
-        nominal = (start.get("laser") or {}).get("nominal_W")
+        nominal = laser_nominal_W(start)
         origin = "the laser's nominal power" if ref["source"] == "given" and ref["level"] == nominal else ref["source"]
         lines.append(f"signal normalized to the pump power at {ref['level']:.3g} W ({origin}); "
                      f"the power varied {ref['relative_rms']:.1%} rms")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from femtospin import analysis
+from femtospin.devices import detection_of, laser_nominal_W, pump_of
 
 from ._describe import condition_groups, label
 
@@ -28,7 +29,7 @@ STATIC_FIELDS = {"kerr": "static_kerr", "magnetization": "static_magnetization",
 
 def is_moke(start: dict) -> bool:
     """A TR-MOKE run: measured on a MOKE table, or a static Kerr measurement."""
-    return ((start.get("detection") or {}).get("mode") == "moke" or start.get("plan_name") in ("moke_scan",
+    return (detection_of(start).mode == "moke" or start.get("plan_name") in ("moke_scan",
                                                                                                "static_kerr"))
 
 
@@ -53,11 +54,10 @@ class MokeStrategy:
         self.start = start
         self.static_rows: dict[str, list] = {k: [] for k in STATIC_FIELDS}
         self.static_descriptor: str | None = None
-        pump = start.get("pump") or {}
-        self.fwhm = float(pump.get("fwhm_fs") or analysis.DEFAULT_FWHM_FS)
-        self.nominal = (start.get("laser") or {}).get("nominal_W")
+        self.fwhm = float(pump_of(start).get("fwhm_fs") or analysis.DEFAULT_FWHM_FS)
+        self.nominal = laser_nominal_W(start)
         recorded = start.get("static_kerr") or {}
-        self.chop = recorded.get("chop_factor") or (start.get("detection") or {}).get("chop_factor")
+        self.chop = recorded.get("chop_factor") or detection_of(start).chop_factor
         self.options = {"mode": "moke", "resolution_fwhm_fs": self.fwhm, "chop_factor": self.chop,
                         "reference_level": self.nominal}
 

@@ -30,6 +30,9 @@ from ophyd import Kind
 from pymeasure.instruments.lakeshore.lakeshore3xx import LakeShore3xx
 
 from femtospin.devices import (
+    DEFAULT_PROBE_FWHM_FS,
+    OPTIONAL_ROLES,
+    ROLES,
     DelayLine,
     Electromagnet,
     HeaterController,
@@ -38,7 +41,10 @@ from femtospin.devices import (
     PumpShutter,
     RotationStage,
     SpotStage,
+    Table,
     WaveplateAttenuator,
+    eos_detection,
+    moke_detection,
 )
 from femtospin.devices.drivers import SerialLine, apt, elliptec, sc10, smc100
 from femtospin.devices.drivers.lakeshore33x import MAX_SETPOINT_K, LakeShoreHeater
@@ -46,8 +52,6 @@ from femtospin.devices.drivers.newport_esp import ESPAxis, ESPController
 from femtospin.devices.drivers.srs import SR830LockIn, SR860LockIn
 from femtospin.devices.drivers.supplies import Gaussmeter, Keithley2400Source, KepcoBOP
 from femtospin.devices.drivers.thorlabs_pm import PM100
-
-from ._profiles import Table
 
 
 class ProfileError(ValueError):
@@ -196,10 +200,10 @@ def read_profile_file(path) -> tuple[dict, str]:
         fail("metadata", "must be a mapping, e.g. {table: lab-2 THz}")
     roles = doc["roles"]
     for role in roles:
-        if role not in Table.ROLES:
-            fail(f"roles.{role}", f"unknown role; roles are {', '.join(Table.ROLES)}")
-    for role in Table.ROLES:
-        if role not in roles and role not in Table.OPTIONAL_ROLES:
+        if role not in ROLES:
+            fail(f"roles.{role}", f"unknown role; roles are {', '.join(ROLES)}")
+    for role in ROLES:
+        if role not in roles and role not in OPTIONAL_ROLES:
             fail(f"roles.{role}", "missing (write 'null' if the table has no such instrument)")
     profile_detection(doc.get("detection"), fail)
     visa_library = _visa_library(doc.get("visa_library", ""), path, fail)
@@ -243,7 +247,7 @@ def load_profile_file(path, *, serial_factory=serial.Serial, serial_timeout: flo
     ctx = {"visa_library": visa_library, "serial_factory": serial_factory, "serial_timeout": serial_timeout}
     entries = {role: entry for role, entry in doc["roles"].items() if entry is not None}
     connections: dict[str, tuple[str, object]] = {}
-    devices: dict[str, object] = dict.fromkeys(Table.ROLES)
+    devices: dict[str, object] = dict.fromkeys(ROLES)
     for role, entry in entries.items():
         where = f"roles.{role}"
         cls, address = entry["class"], str(entry["address"])
@@ -291,13 +295,12 @@ def profile_detection(entry, fail) -> dict:
         crystal = entry.get("crystal", "gap250")
         if crystal not in DETECTORS or set(entry) - {"mode", "crystal", "probe_fwhm_fs"}:
             fail("detection", f"an EOS table takes crystal ({', '.join(DETECTORS)}) and probe_fwhm_fs")
-        return {"mode": "eos", "crystal": crystal, "probe_fwhm_fs": float(entry.get("probe_fwhm_fs", 20.0))}
+        return eos_detection(crystal, float(entry.get("probe_fwhm_fs", DEFAULT_PROBE_FWHM_FS)))
     chop = entry.get("chop_factor", CHOP_FACTOR)
     if set(entry) - {"mode", "chop_factor", "probe_fwhm_fs"} or not (
             isinstance(chop, (int, float)) and math.isfinite(chop) and chop > 0):
         fail("detection", "a TR-MOKE table takes chop_factor (finite, > 0) and probe_fwhm_fs")
-    return {"mode": "moke", "detector": "balanced photodiodes", "chop_factor": float(chop),
-            "aux_input": "balanced detector DC difference", "probe_fwhm_fs": float(entry.get("probe_fwhm_fs", 20.0))}
+    return moke_detection(float(chop), float(entry.get("probe_fwhm_fs", DEFAULT_PROBE_FWHM_FS)))
 
 
 VISA_BACKENDS = ("ivi", "ni", "py", "sim")  # pyvisa's: NI/IVI VISA, pyvisa-py, pyvisa-sim

@@ -8,11 +8,16 @@ accelerated one; ``sim-moke`` and ``sim-moke:fast`` the TR-MOKE table; ``sim-spo
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass, field
-
 from femtospin.analysis import crystal
-from femtospin.devices import WaveplateAttenuator
+from femtospin.devices import (
+    Table,
+    WaveplateAttenuator,
+    eos_detection,
+    laser_block,
+    moke_detection,
+    pump_block,
+    sample_block,
+)
 from femtospin.sim_devices import (
     CHOP_FACTOR,
     Detection,
@@ -33,66 +38,9 @@ from femtospin.sim_devices import (
     spot_map,
 )
 
-SETUP_KEYS = ("detection", "pump")  # metadata a plan reads besides its devices
 SIM_PROFILES = {"sim": "eos", "sim:fast": "eos", "sim-moke": "moke", "sim-moke:fast": "moke", "sim-spots": "spots",
                 "sim-spots:fast": "spots"}
 MOKE_SAMPLE = "Co/Pt spin valve"  # what the simulated TR-MOKE table holds unless told otherwise
-
-
-@dataclass
-class Table:
-    """The devices of one optical table by role, and what the start document says about it."""
-
-    stage: object
-    lockin: object
-    magnet: object = None  # a table may lack any role but the stage and the lock-in
-    sample_rotation: object = None
-    pump_qwp: object = None
-    probe_qwp: object = None
-    heater: object = None
-    spot: object = None
-    power_meter: object = None
-    attenuator: object = None
-    shutter: object = None  # TR-MOKE: pump shutter (static Kerr signal with the pump blocked)
-    analyser: object = None  # TR-MOKE: analyser half-wave plate (volts-per-mrad calibration)
-    metadata: dict = field(default_factory=dict)
-    clock: SimClock | None = None  # simulated tables only: lets the RunEngine skip waits
-    sim: SimTable | None = None
-
-    ROLES = ("stage", "lockin", "magnet", "sample_rotation", "pump_qwp", "probe_qwp", "heater", "spot",
-             "power_meter", "attenuator", "shutter", "analyser")
-    OPTIONAL_ROLES = ("shutter", "analyser")  # a profile file may leave these out (tables from before TR-MOKE)
-
-    def attach(self, run_engine) -> None:
-        """Prepare a RunEngine for this table: on an accelerated simulated clock its
-        ``sleep`` advances simulated time instead of waiting. Every RunEngine that
-        drives the table must be attached, or a fast table would be read unsettled."""
-        clock = self.clock
-        if clock is not None and clock.accelerated:
-
-            async def skip_sleep(msg):
-                clock.advance(float(msg.args[0]))
-
-            run_engine.register_command("sleep", skip_sleep)
-
-    @property
-    def setup(self) -> dict:
-        """The detection and pump this table's start documents record: what a plan needs to know
-        about the analysis its data will get (see :func:`femtospin.plans.check_baseline`)."""
-        return {k: self.metadata[k] for k in SETUP_KEYS if k in self.metadata}
-
-    def role_kwargs(self, plan) -> dict[str, object]:
-        """This table's device for every role ``plan`` takes (``None`` where the table lacks the role),
-        and its :attr:`setup` if the plan takes one."""
-        params = inspect.signature(plan).parameters
-        kwargs = {name: getattr(self, name) for name in params if name in self.ROLES}
-        if "setup" in params:
-            kwargs["setup"] = self.setup
-        return kwargs
-
-    def devices(self) -> dict[str, object]:
-        """Every device on this table by role."""
-        return {role: dev for role in self.ROLES if (dev := getattr(self, role)) is not None}
 
 
 def sim_profile(sample: str | Sample | None = None, *, fast: bool = False, seed: int | None = 0,
@@ -113,27 +61,20 @@ def sim_profile(sample: str | Sample | None = None, *, fast: bool = False, seed:
     regions = list(spot_map(s.name)) if spots else None
     table = SimTable(s, pump=pump, detection=detection, noise=noise if noise is not None else Noise(seed=seed),
                      clock=SimClock(accelerated=fast), regions=regions)
-    measured = detection.transfer is not None
     if moke:
-        detected = {"mode": "moke", "detector": "balanced photodiodes", "chop_factor": CHOP_FACTOR,
-                    "aux_input": "balanced detector DC difference", "probe_fwhm_fs": detection.probe_fwhm_fs}
+        detected = moke_detection(CHOP_FACTOR, detection.probe_fwhm_fs)
+    elif detection.transfer is not None:
+        detected = eos_detection(probe_fwhm_fs=detection.probe_fwhm_fs, transfer=detection.transfer)
     else:
-        detected = {
-            "mode": detection.mode,
-            "crystal": "measured h(t)" if measured else detection.detector,
-            "thickness_um": None if measured else crystal(detection.detector).thickness_um,
-            "probe_fwhm_fs": detection.probe_fwhm_fs,
-            # a measured h(t) is stored whole, so the run can be re-analyzed from storage alone
-            "transfer": ({"time_fs": list(detection.transfer[0]), "h": list(detection.transfer[1])}
-                         if measured else "model"),
-        }
+        detected = eos_detection(detection.detector, detection.probe_fwhm_fs,
+                                 thickness_um=crystal(detection.detector).thickness_um)
     name = ("sim-moke" if moke else "sim-spots" if spots else "sim") + (":fast" if fast else "")
     metadata = {
         "profile": name,
-        "sample": {"name": s.name, "stack": s.stack, "substrate": s.substrate, "cap": s.cap},
+        "sample": sample_block(s.name, s.stack, s.substrate, s.cap),
         "detection": detected,
-        "pump": {"fwhm_fs": pump.fwhm_fs, "fluence_mJcm2": pump.fluence_mJcm2},
-        "laser": {"nominal_W": pump.power_W, "threshold_W": 0.5 * pump.power_W},
+        "pump": pump_block(pump.fwhm_fs, pump.fluence_mJcm2),
+        "laser": laser_block(pump.power_W),
     }
     if regions:
         metadata["spots"] = [{"from_mm": lo, "to_mm": hi, "sample": r.name} for lo, hi, r in regions]

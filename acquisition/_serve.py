@@ -27,11 +27,11 @@ from pathlib import Path
 
 import yaml
 
+from femtospin.devices import ROLES, plan_devices
 from femtospin.plans import PLANS
 
 from ._catalog import parse_catalog
 from ._cmd_catalog import catalog_option, data_dir_option
-from ._profiles import Table
 from ._recover import close_unfinished
 from ._redis import RedisServer, RedisUnavailable, die_with_parent, ping
 from ._storage import data_directory
@@ -106,7 +106,7 @@ def client_metadata(md, sample: dict | None = None) -> dict:
 
 def _refuse_devices(kwargs: dict, roles) -> None:
     """Devices come from the table by role, never from a queue item (by name or otherwise)."""
-    named = sorted(k for k in kwargs if k in roles or k in DEVICE_ARGUMENTS or k in HIDDEN or k in Table.ROLES)
+    named = sorted(k for k in kwargs if k in roles or k in DEVICE_ARGUMENTS or k in HIDDEN or k in ROLES)
     if named:
         raise QueueItemError(f"{', '.join(named)}: the table fills in devices and its setup; "
                              "a queue item gives only the measurement's arguments")
@@ -137,7 +137,7 @@ def queue_plans(table, laser=None) -> dict:
 
 
 def _queue_plan(plan, table, laser):
-    roles = table.role_kwargs(plan)
+    roles = plan_devices(table, plan)
     signature = inspect.signature(plan, eval_str=True)  # real types, which the queue server checks items against
     hidden = {*roles, *HIDDEN, *DEVICE_ARGUMENTS}
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD

@@ -10,11 +10,12 @@ from pathlib import Path
 from bluesky import RunEngine, SupplementalData
 from bluesky.utils import RunEngineInterrupted
 
+from femtospin.devices import Table
+
 from ._baseline import Answering
 from ._catalog import Target, ensure_service, parse_catalog
 from ._cli import signal_label
 from ._live import LiveAnalysis, LiveFigure, display_available
-from ._profiles import Table
 from ._progress import ProgressBar
 from ._signals import StopSignals
 from ._storage import RunWriter, data_directory

@@ -116,3 +116,13 @@ class Attenuator(Protocol):
     max_fluence_mJcm2: Signal
 
     def set(self, fluence_mJcm2: float) -> StatusBase: ...
+
+
+@runtime_checkable
+class Shutter(Protocol):
+    """Pump shutter; ``set(1)`` opens, ``set(0)`` closes, ``open`` reads the state back."""
+
+    name: str
+    open: Signal
+
+    def set(self, value: int) -> StatusBase: ...

@@ -312,8 +312,8 @@ def test_a_long_run_goes_ahead_when_confirmed(fast_table, monkeypatch):
 
 
 def test_profile_file_metadata_gives_the_defaults_and_the_options_override_them():
-    from femtospin.acquisition import Table
     from femtospin.acquisition._cmd_run import apply_metadata
+    from femtospin.devices import Table
 
     table = Table(stage=None, lockin=None, metadata={"profile": "lab.yaml", "sample": "CoFeB(5)|Pt(3)",
                                                      "operator": "ann", "note": "default note"})

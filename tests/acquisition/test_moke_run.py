@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from femtospin import analysis
-from femtospin.acquisition import load_run, main
+from femtospin.acquisition import load_run, main, sim_profile
 from femtospin.acquisition._cmd_catalog import waveform_table
-from femtospin.acquisition._profiles import sim_profile
 from femtospin.acquisition._session import Session
 from femtospin.plans import moke_scan
 from femtospin.sim_devices import Detection, get_sample

@@ -18,10 +18,11 @@ from bluesky_queueserver_api import BFunc, BPlan
 from bluesky_queueserver_api.comm_base import RequestFailedError
 from bluesky_queueserver_api.zmq import REManagerAPI
 
-from femtospin.acquisition import Table, _redis, catalog_client, load_run, main, sim_profile
+from femtospin.acquisition import _redis, catalog_client, load_run, main, sim_profile
 from femtospin.acquisition._catalog import Target, stop_service
 from femtospin.acquisition._redis import RedisServer, RedisUnavailable, free_port, ping
 from femtospin.acquisition._serve import QueueItemError, client_metadata, permissions, queue_plans
+from femtospin.devices import ROLES
 from femtospin.plans import PLANS
 
 READY = "femtospin serve: RE manager at "
@@ -125,7 +126,7 @@ def test_queue_plans_take_the_roles_from_the_table():
     assert set(plans) == set(PLANS)
     for name, plan in plans.items():
         params = plan.__signature__.parameters
-        assert not set(params) & {*Table.ROLES, "plan_name"}, name
+        assert not set(params) & {*ROLES, "plan_name"}, name
         assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in params.values())
     measurement = plans["delay_scan"](delays=[0.0, 100.0])
     assert measurement.md["plan_name"] == "delay_scan" and measurement.md["num_points"] == 2

@@ -6,9 +6,9 @@ import pytest
 import yaml
 from bluesky import RunEngine
 
+from femtospin.acquisition import load_profile
 from femtospin.acquisition._profile_file import ProfileError, load_profile_file
-from femtospin.acquisition._profiles import Table, load_profile
-from femtospin.devices import DelayLine, LockInAmplifier
+from femtospin.devices import OPTIONAL_ROLES, ROLES, DelayLine, LockInAmplifier
 from femtospin.plans import delay_scan
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
@@ -135,7 +135,7 @@ def test_example_profile_passes_the_checks_made_before_connecting():
     from femtospin.acquisition._profile_file import _check_entry
 
     doc = yaml.safe_load((PROFILES / "example.yaml").read_text())
-    assert set(doc["roles"]) == set(Table.ROLES) - set(Table.OPTIONAL_ROLES)  # the TR-MOKE roles may be left out
+    assert set(doc["roles"]) == set(ROLES) - set(OPTIONAL_ROLES)  # the TR-MOKE roles may be left out
     problems = []
     for role, entry in doc["roles"].items():
         _check_entry(f"roles.{role}", role, entry, lambda where, problem: problems.append((where, problem)))

@@ -7,6 +7,7 @@ import pytest
 
 from femtospin.acquisition import sim_profile
 from femtospin.analysis import baseline_needed_fs
+from femtospin.devices import plan_devices
 from femtospin.plans import (
     PlanArgumentError,
     delay_grid,
@@ -121,9 +122,9 @@ def test_the_command_line_and_queue_get_the_tables_setup():
     from femtospin.acquisition._serve import queue_plans
 
     znte = sim_profile(fast=True, detection=Detection(detector="znte1000"))
-    assert znte.role_kwargs(thz_emission)["setup"] == znte.setup == {
+    assert plan_devices(znte, thz_emission)["setup"] == znte.setup == {
         "detection": znte.metadata["detection"], "pump": znte.metadata["pump"]}
-    assert "setup" not in znte.role_kwargs(field_loop)
+    assert "setup" not in plan_devices(znte, field_loop)
     queued = queue_plans(znte)["thz_emission"]
     assert "setup" not in queued.__signature__.parameters  # filled in by the table, like a device
     with pytest.raises(PlanArgumentError, match=r"ZnTe\(110\) 1 mm"):

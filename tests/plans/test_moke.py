@@ -4,8 +4,7 @@ analyser calibration) at its start and end, the detection a plan needs, and its 
 import numpy as np
 import pytest
 
-from femtospin.acquisition import load_run
-from femtospin.acquisition._profiles import sim_profile
+from femtospin.acquisition import load_run, sim_profile
 from femtospin.plans import PlanArgumentError, delay_grid, moke_scan, static_kerr, thz_emission
 from femtospin.sim_devices import Detection
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from femtospin.acquisition import Session, Table, load_run, sim_profile
+from femtospin.acquisition import Session, load_run, sim_profile
+from femtospin.devices import Table
 from femtospin.plans import delay_grid, field_loop, thz_emission
 from femtospin.sim_devices import PlaybackError, PlaybackTable
 

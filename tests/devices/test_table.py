@@ -1,0 +1,43 @@
+"""The table contract: roles typed by their interfaces, checked when a table is built; one way to a plan's devices."""
+
+from dataclasses import fields
+
+import pytest
+from ophyd import Device
+
+from femtospin.acquisition import load_profile
+from femtospin.devices import OPTIONAL_ROLES, REQUIRED_ROLES, ROLE_INTERFACES, ROLES, Table, plan_devices
+from femtospin.plans import PLANS, field_loop, thz_emission
+
+
+def test_the_roles_are_the_tables_fields_in_order():
+    assert [f.name for f in fields(Table)][: len(ROLES)] == list(ROLES) == list(ROLE_INTERFACES)
+    assert set(REQUIRED_ROLES) | set(OPTIONAL_ROLES) <= set(ROLES)
+
+
+@pytest.mark.parametrize("profile", ["sim:fast", "sim-moke:fast", "sim-spots:fast"])
+def test_every_simulated_device_satisfies_its_roles_interface(profile):
+    table = load_profile(profile)
+    for role, device in table.devices().items():
+        assert isinstance(device, ROLE_INTERFACES[role]), role
+
+
+def test_a_device_that_cannot_play_its_role_is_refused_naming_what_it_lacks():
+    table = load_profile("sim:fast")
+    with pytest.raises(TypeError, match=r"role magnet: 'plain' is not a Magnet \(it lacks field, max_field_mT, set\)"):
+        Table(stage=table.stage, lockin=table.lockin, magnet=Device(name="plain"))
+    with pytest.raises(TypeError, match="role stage: .* is not a DelayStage"):
+        Table(stage=table.lockin, lockin=table.lockin)
+
+
+def test_a_plan_gets_the_devices_of_its_roles_and_the_setup_if_it_takes_one():
+    table = load_profile("sim:fast")
+    given = plan_devices(table, thz_emission)
+    assert given["stage"] is table.stage and given["magnet"] is table.magnet and given["setup"] == table.setup
+    assert "attenuator" in given and "shutter" not in given  # only the roles the plan takes
+    moke = plan_devices(table, PLANS["moke_scan"])
+    assert moke["shutter"] is None  # a role this table lacks: None, so the plan can say what is missing
+    loop = plan_devices(table, field_loop)
+    assert set(loop) == {"lockin", "stage", "magnet", "power_meter"}
+    for name, plan in PLANS.items():  # every plan's device arguments are roles
+        assert set(plan_devices(table, plan)) - {"setup"} <= set(ROLES), name
