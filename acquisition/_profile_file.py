@@ -47,10 +47,11 @@ from femtospin.devices import (
     moke_detection,
 )
 from femtospin.devices.drivers import SerialLine, apt, elliptec, sc10, smc100
+from femtospin.devices.drivers.current_sources import Keithley2400Source, KepcoBOP
 from femtospin.devices.drivers.lakeshore33x import MAX_SETPOINT_K, LakeShoreHeater
+from femtospin.devices.drivers.lakeshore425 import Gaussmeter
 from femtospin.devices.drivers.newport_esp import ESPAxis, ESPController
 from femtospin.devices.drivers.srs import SR830LockIn, SR860LockIn
-from femtospin.devices.drivers.supplies import Gaussmeter, Keithley2400Source, KepcoBOP
 from femtospin.devices.drivers.thorlabs_pm import PM100
 
 

@@ -11,7 +11,7 @@ profile file, not here.
 from ._attenuator import WaveplateAttenuator
 from ._base import DriverSignal, config, finished
 from ._flyer import AxisSweep, DelayFlyer, SRSBuffer
-from ._heater import HeaterController, PumpPowerMeter, PumpShutter
+from ._heater import HeaterController
 from ._interfaces import (
     Attenuator,
     DelayStage,
@@ -44,6 +44,7 @@ from ._metadata import (
     table_blocks,
 )
 from ._motion import FS_PER_MM_DOUBLE_PASS, N_AIR, DelayCalibration, DelayLine, RotationStage, SpotStage
+from ._pump import PumpPowerMeter, PumpShutter
 from ._table import OPTIONAL_ROLES, REQUIRED_ROLES, ROLE_INTERFACES, ROLES, Clock, Table, plan_devices
 from .drivers import InstrumentError, InstrumentTimeout
 

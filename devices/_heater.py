@@ -1,4 +1,4 @@
-"""Heater controller and pump power meter."""
+"""Heater controller: a setpoint reached once the reading stays within a band for a hold time."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from ophyd import Device, Kind
 from ophyd.utils import LimitError
 
-from ._base import background, config, readback, setting
+from ._base import background, config, readback
 from .drivers import InstrumentTimeout
 
 
@@ -62,40 +62,3 @@ class HeaterController(Device):
                 time.sleep(poll)
 
         return background(self, work, timeout + hold, on_failure=lambda: driver.set_setpoint(self.safe_K.get()))
-
-
-class PumpPowerMeter(Device):
-    """Pump power meter (W); feeds the laser-drop suspender."""
-
-    power = readback(lambda d: d.driver.power_W(), "W", Kind.hinted)
-    wavelength_nm = setting(lambda d: d.driver.wavelength_nm(), lambda d, v: d.driver.set_wavelength_nm(v), "nm")
-
-    def __init__(self, driver, *, name: str, **kwargs):
-        self.driver = driver
-        super().__init__(name=name, **kwargs)
-
-
-class PumpShutter(Device):
-    """Pump shutter over a driver with ``is_open()`` and ``set_open(bool)`` (Thorlabs SC10).
-
-    ``set(1)`` opens, ``set(0)`` closes; the status finishes after ``switch_s``
-    (the blade's travel), and ``open`` reads the controller's state back.
-    """
-
-    open = readback(lambda d: int(d.driver.is_open()), None, Kind.hinted)
-    switch_s = config(0.05, "s")
-    timeout_s = config(5.0, "s")
-
-    def __init__(self, driver, *, name: str, **kwargs):
-        self.driver = driver
-        super().__init__(name=name, **kwargs)
-
-    def set(self, value):
-        if value not in (0, 1, True, False):
-            raise ValueError(f"{self.name}: give 1 (open) or 0 (closed), got {value!r}")
-
-        def work():
-            self.driver.set_open(bool(value))
-            time.sleep(self.switch_s.get())
-
-        return background(self, work, self.timeout_s.get())

@@ -22,7 +22,7 @@ from ._plans import (
     temperature_series,
     thz_emission,
 )
-from ._stubs import (
+from ._steps import (
     Measurement,
     UnsafeDevice,
     UnsafeTableError,

@@ -16,7 +16,7 @@ from itertools import product
 import bluesky.plan_stubs as bps
 import numpy as np
 
-from ._stubs import prepare_state, set_magnetization
+from ._steps import prepare_state, set_magnetization
 from ._validate import (
     PlanArgumentError,
     check_choices,

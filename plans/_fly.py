@@ -32,7 +32,7 @@ from femtospin.devices import DelayFlyer
 
 from ._conditions import Dimension
 from ._measure import PER_POINT_OVERHEAD_S, _unique, change_s, set_conditions
-from ._stubs import Measurement, lockin_settle_s, make_safe
+from ._steps import Measurement, lockin_settle_s, make_safe
 from ._validate import PlanArgumentError
 
 MODES = ("step", "fly")

@@ -10,7 +10,7 @@ import numpy as np
 from ophyd import Kind, Signal
 
 from ._conditions import Dimension
-from ._stubs import Measurement, lockin_settle_s, make_safe, read_at
+from ._steps import Measurement, lockin_settle_s, make_safe, read_at
 
 PER_POINT_OVERHEAD_S = 0.02  # RunEngine, storage and instrument I/O per point
 

@@ -21,7 +21,7 @@ import numpy as np
 from ophyd import Kind, Signal
 
 from ._conditions import KERR_QWP_DEG
-from ._stubs import Measurement, set_magnetization
+from ._steps import Measurement, set_magnetization
 from ._validate import PlanArgumentError, check_choices, check_positive, require
 
 STREAM = "static_kerr"

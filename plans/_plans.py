@@ -44,7 +44,7 @@ from ._moke import (
     static_step,
     typed_static_md,
 )
-from ._stubs import Measurement, lockin_settle_s, make_safe, read_at
+from ._steps import Measurement, lockin_settle_s, make_safe, read_at
 from ._validate import (
     PlanArgumentError,
     check_baseline,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pymeasure.instruments.thorlabs import ThorlabsPM100USB
 
 from ._visa import LockedInstrument
-from .supplies import raise_scpi_errors
+from .current_sources import raise_scpi_errors
 
 
 class PM100(LockedInstrument):

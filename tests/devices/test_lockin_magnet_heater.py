@@ -16,8 +16,8 @@ from femtospin.devices import (
     Magnet,
     TemperatureController,
 )
+from femtospin.devices.drivers.current_sources import KepcoBOP
 from femtospin.devices.drivers.srs import SR830LockIn
-from femtospin.devices.drivers.supplies import KepcoBOP
 
 
 def test_lockin_snapshot_and_auto_sensitivity_on_overload():

@@ -11,10 +11,11 @@ from pymeasure.instruments.thorlabs import ThorlabsPM100USB
 from pymeasure.test import expected_protocol
 
 from femtospin.devices import InstrumentError
+from femtospin.devices.drivers.current_sources import Keithley2400Source, KepcoBOP
 from femtospin.devices.drivers.lakeshore33x import LakeShoreHeater
+from femtospin.devices.drivers.lakeshore425 import Gaussmeter
 from femtospin.devices.drivers.newport_esp import ESPAxis, ESPController
 from femtospin.devices.drivers.srs import SR830LockIn, SR860LockIn
-from femtospin.devices.drivers.supplies import Gaussmeter, Keithley2400Source, KepcoBOP
 from femtospin.devices.drivers.thorlabs_pm import PM100
 
 PM100_SENSOR = ("SYST:SENSOR:IDN?", "S120C,1234567,01-Jan-2024,1,18,289")

@@ -1,13 +1,10 @@
-"""Bipolar current sources for the electromagnet (Kepco BOP, Keithley 2400) and the LakeShore 425
-gaussmeter, over pymeasure. Errors are read from each instrument's ``SYST:ERR?`` queue."""
+"""Bipolar current sources for the electromagnet (Kepco BOP, Keithley 2400), over pymeasure. Errors are read
+from each instrument's ``SYST:ERR?`` queue."""
 
 from __future__ import annotations
 
-import threading
-
 from pymeasure.instruments.keithley import Keithley2400
 from pymeasure.instruments.kepco import KepcoBOP3612
-from pymeasure.instruments.lakeshore import LakeShore425
 
 from ._errors import InstrumentError
 from ._visa import LockedInstrument
@@ -77,18 +74,3 @@ class Keithley2400Source(CurrentSource):
         with self.lock:
             # :MEAS:CURR? returns the formatted elements voltage, current, …; current is the second
             return float(self.inst.ask(":MEAS:CURR?").split(",")[1])
-
-
-class Gaussmeter(LockedInstrument):
-    """LakeShore 425 reading in tesla (``UNIT 2``), converted to mT."""
-
-    model = LakeShore425
-
-    def __init__(self, instrument: LakeShore425, lock: threading.RLock | None = None):
-        super().__init__(instrument, lock)
-        with self.lock:
-            self.inst.unit = "T"
-
-    def field_mT(self) -> float:
-        with self.lock:
-            return float(self.inst.field) * 1e3
