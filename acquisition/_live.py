@@ -1,14 +1,15 @@
 """Live analysis: condition-resolved waveforms as events arrive, fits off the RunEngine's thread.
 
-:class:`LiveAnalysis` is a RunEngine callback. On each primary event it only
-appends a row (microseconds). When the conditions change (a sweep of one
-condition is complete) or the run stops, it hands a snapshot to its worker
-thread, which keeps only the newest snapshot when it falls behind (coalescing)
-and runs :func:`femtospin.analysis.analyze` on every group of slow conditions
-(temperature, spot, fluence, …). Results are written as a run of their own,
-``analysis_of`` the measured run, into the same data directory, so reading the
-run back gives its fits (:meth:`StoredRun.fits`); at the end a report PNG is
-written per run.
+Three parts, one job each. :class:`LiveAnalysis` is the RunEngine callback: on
+each primary event it only appends a row (microseconds). When the conditions
+change (a sweep of one condition is complete) or the run stops, it hands a
+snapshot to the :class:`Refitter`, a worker thread that keeps only the newest
+snapshot when it falls behind (coalescing) and runs
+:func:`femtospin.analysis.analyze` on every group of slow conditions
+(temperature, spot, fluence, …). The :class:`AnalysisStore` writes the results as
+a run of their own, ``analysis_of`` the measured run, into the same data
+directory, so reading the run back gives its fits (:meth:`StoredRun.fits`), and
+at the end a report PNG per run.
 """
 
 from __future__ import annotations
@@ -136,8 +137,117 @@ def complete_rows(delay: np.ndarray, keys: list[tuple]) -> np.ndarray:
     return np.array([k in kept and d in common for d, k in zip(rounded, keys)], bool)
 
 
+class Refitter:
+    """The worker: fits the newest snapshot of a run's rows, one fit at a time, on a thread of its own.
+
+    A snapshot handed over while a fit runs replaces any older one still waiting
+    (refits coalesce: a slow fit never makes a backlog), but the final snapshot is
+    never dropped. Each fit's results go to ``on_fit``; the worker ends after the
+    final one, or when closed.
+    """
+
+    def __init__(self, on_fit):
+        self.on_fit = on_fit  # (snapshot) -> bool: True once the run is finished; reports its own failures
+        self.requests = 0  # snapshots handed over (tests compare with fits_done: coalescing)
+        self._cv = threading.Condition()
+        self._pending: _Snapshot | None = None
+        self._done = threading.Event()
+        self._done.set()
+        self._closing = False
+
+    def start(self) -> None:
+        self._done.clear()
+        self._closing = False
+        threading.Thread(target=self._work, name="live-analysis", daemon=True).start()
+
+    def submit(self, snapshot: _Snapshot) -> None:
+        with self._cv:
+            self.requests += 1
+            if self._pending is None or not self._pending.final:  # the final snapshot is never dropped
+                self._pending = snapshot
+            self._cv.notify()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> bool:
+        with self._cv:
+            self._closing = True
+            self._cv.notify()
+        return self._done.wait(timeout)
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def _work(self) -> None:
+        try:
+            while True:
+                with self._cv:
+                    while self._pending is None and not self._closing:
+                        self._cv.wait()
+                    if self._closing:
+                        return
+                    snap, self._pending = self._pending, None
+                if self.on_fit(snap):
+                    return
+        finally:
+            self._done.set()  # even if on_fit raised: the next run must never wait on this one
+
+
+class AnalysisStore:
+    """The live analysis's output: one analysis run per measured run (its fits, at the end its series and stop
+    document), beside the measured runs, and the report PNG."""
+
+    def __init__(self, writer: RunWriter, report_dir: Path, report: bool):
+        self.writer, self.report_dir, self.report = writer, report_dir, report
+        self._bundle = None
+
+    def begin(self) -> None:
+        self._bundle = None
+
+    def append(self, state: LiveState, options: dict, results: list[GroupResult], final: bool) -> None:
+        """Append one refit to the analysis run (started at the first refit, stopped with the final one)."""
+        raw = state.start
+        if self._bundle is None:
+            # the report path is recorded up front, so the catalog can say where it is
+            report = str(report_path(self.report_dir, raw["uid"]).resolve()) if self.report else None
+            run = compose_run(metadata={"plan_name": "live_analysis", "analysis_of": raw["uid"],
+                                        "sample": raw.get("sample"), "report": report, "options": {
+                                            k: v for k, v in options.items() if k != "transfer"}})
+            self.writer("start", run.start_doc)
+            self._bundle = (run, None)
+        run, desc = self._bundle
+        if results and desc is None:  # a single-delay series has no waveform fits, only its series
+            keys = {"group": "string", "n_points": "integer", "final": "boolean", "error": "string",
+                    "result_json": "string"}
+            desc = run.compose_descriptor(name="fit", data_keys={
+                k: {"source": "femtospin.live", "dtype": v, "shape": []} for k, v in keys.items()})
+            self.writer("descriptor", desc.descriptor_doc)
+            self._bundle = (run, desc)
+        if final and state.series is not None:
+            series = run.compose_descriptor(name="series", data_keys={
+                "result_json": {"source": "femtospin.live", "dtype": "string", "shape": []}})
+            self.writer("descriptor", series.descriptor_doc)
+            data = {"result_json": json.dumps(state.series.to_dict())}
+            self.writer("event", series.compose_event(data=data, timestamps=dict.fromkeys(data, time.time())))
+        now = time.time()
+        for r in results:
+            data = {"group": json.dumps(r.group), "n_points": r.n_points, "final": final, "error": r.error,
+                    "result_json": json.dumps(r.result.to_dict()) if r.result is not None else ""}
+            self.writer("event", desc.compose_event(data=data, timestamps=dict.fromkeys(data, now)))
+        if final:
+            self.writer("stop", run.compose_stop(exit_status="success"))
+
+    def write_report(self, state: LiveState, moke: bool) -> Path | None:
+        if not self.report:
+            return None
+        return (write_moke_report if moke else write_report)(state, self.report_dir)
+
+
 class LiveAnalysis:
-    """RunEngine callback fitting each scan while it is measured.
+    """RunEngine callback fitting each scan while it is measured: it appends rows, its :class:`Refitter` fits
+    them and its :class:`AnalysisStore` stores the fits.
 
     Parameters
     ----------
@@ -157,23 +267,21 @@ class LiveAnalysis:
         self.report_dir = Path(report_dir) if report_dir is not None else self.data_dir
         self.signal, self.report, self._analyze = signal, report, analyze
         self.state = LiveState()
-        self._writer = RunWriter(self.data_dir)
-        self._cv = threading.Condition()
-        self._pending: _Snapshot | None = None
-        self._thread: threading.Thread | None = None
-        self._done = threading.Event()
-        self._done.set()
-        self._closing = False
-        self.requests = 0  # snapshots handed over (tests compare with fits_done: coalescing)
+        self._store = AnalysisStore(RunWriter(self.data_dir), self.report_dir, report)
+        self._worker = Refitter(self._refit)
         background.add(self)
 
-    # ------------------------------------------------------- RunEngine side
+    @property
+    def requests(self) -> int:
+        return self._worker.requests
+
+    # ------------------------------------------------------- RunEngine side: append, never block
     def __call__(self, name: str, doc: dict) -> None:
         getattr(self, f"_{name}", lambda doc: None)(doc)
 
     def _start(self, doc):
         # the previous run's final fit (under a second) must not mix with this run's state
-        self._done.wait(PREVIOUS_RUN_TIMEOUT_S)
+        self._worker.wait(PREVIOUS_RUN_TIMEOUT_S)
         self._moke = MokeStrategy(doc) if is_moke(doc) else None
         self._options = self._moke.options if self._moke is not None else analysis_options(doc)
         self._delay_field = delay_field(doc)
@@ -191,10 +299,8 @@ class LiveAnalysis:
         self._live = self._moke.live if self._moke is not None else (self._series_only or (
             self._options is not None and len(set(delays)) >= MIN_DELAYS))  # waveforms, not single delays
         if self._live:
-            self._done.clear()
-            self._closing = False
-            self._thread = threading.Thread(target=self._work, name="live-analysis", daemon=True)
-            self._thread.start()
+            self._store.begin()
+            self._worker.start()
 
     def _descriptor(self, doc):
         if self._moke is not None:
@@ -231,12 +337,7 @@ class LiveAnalysis:
     def _submit(self, final: bool) -> None:
         if self._series_only and not final:
             return  # nothing to refit before the series is complete
-        snapshot = _Snapshot({k: np.asarray(v) for k, v in self._rows.items()}, final)
-        with self._cv:
-            self.requests += 1
-            if self._pending is None or not self._pending.final:  # the final snapshot is never dropped
-                self._pending = snapshot
-            self._cv.notify()
+        self._worker.submit(_Snapshot({k: np.asarray(v) for k, v in self._rows.items()}, final))
 
     @property
     def active(self) -> bool:
@@ -245,7 +346,7 @@ class LiveAnalysis:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the final fit of the current run is available (True) or ``timeout`` passes."""
-        return self._done.wait(timeout)
+        return self._worker.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> bool:
         """Stop refitting: a fit in progress finishes, nothing more is fitted or stored. True once stopped.
@@ -253,43 +354,27 @@ class LiveAnalysis:
         The command line calls this before it exits: the interpreter must not end
         while the worker is inside compiled code (a thread ended there aborts the process).
         """
-        with self._cv:
-            self._closing = True
-            self._cv.notify()
-        return self._done.wait(timeout)
+        return self._worker.close(timeout)
 
-    # ---------------------------------------------------------- worker side
-    def _work(self) -> None:
+    # ---------------------------------------------------------- worker side: fit, then store
+    def _refit(self, snap: _Snapshot) -> bool:
+        """One refit of the worker; True once the run's final fit is stored and reported (or failed)."""
         try:
-            self._refit_until_final()
-        except Exception as exc:  # noqa: BLE001 — storage or report failed: say so, never hang the next run
-            self.state.error = f"live analysis stopped: {type(exc).__name__}: {exc}"
-        finally:
-            self._done.set()
-
-    def _refit_until_final(self) -> None:
-        bundle = None
-        while True:
-            with self._cv:
-                while self._pending is None and not self._closing:
-                    self._cv.wait()
-                if self._closing:
-                    return
-                snap, self._pending = self._pending, None
             results = [] if self._series_only else self._fit(snap)
-            if self._closing:
-                return
+            if self._worker.closing:
+                return True
             self.state.results, self.state.rows, self.state.conditions = results, snap.rows, self._conditions
             if snap.final:
                 self.state.series = series_result(self.state.start, results, snap.rows)
             self.state.fits_done += 1
-            bundle = self._store(bundle, results, snap.final)
+            self._store.append(self.state, self._options, results, snap.final)
             if snap.final:
-                if self.report:
-                    write = write_moke_report if self._moke is not None else write_report
-                    self.state.report = write(self.state, self.report_dir)
+                self.state.report = self._store.write_report(self.state, self._moke is not None)
                 self.state.finished_at = time.monotonic()
-                return
+            return snap.final
+        except Exception as exc:  # noqa: BLE001 — storage or report failed: say so, never hang the next run
+            self.state.error = f"live analysis stopped: {type(exc).__name__}: {exc}"
+            return True
 
     def _fit(self, snap: _Snapshot) -> list[GroupResult]:
         rows = snap.rows
@@ -313,40 +398,6 @@ class LiveAnalysis:
             except Exception as exc:  # noqa: BLE001 — a fit that cannot run yet is reported, never raised
                 results.append(GroupResult(group, int(d.size), None, f"{type(exc).__name__}: {exc}"))
         return results
-
-    def _store(self, bundle, results: list[GroupResult], final: bool):
-        """Append this refit to the analysis run (started at the first refit, stopped with the final one)."""
-        raw = self.state.start
-        if bundle is None:
-            # the report path is recorded up front, so the catalog can say where it is
-            report = str(report_path(self.report_dir, raw["uid"]).resolve()) if self.report else None
-            run = compose_run(metadata={"plan_name": "live_analysis", "analysis_of": raw["uid"],
-                                        "sample": raw.get("sample"), "report": report, "options": {
-                                            k: v for k, v in self._options.items() if k != "transfer"}})
-            self._writer("start", run.start_doc)
-            bundle = (run, None)
-        run, desc = bundle
-        if results and desc is None:  # a single-delay series has no waveform fits, only its series
-            keys = {"group": "string", "n_points": "integer", "final": "boolean", "error": "string",
-                    "result_json": "string"}
-            desc = run.compose_descriptor(name="fit", data_keys={
-                k: {"source": "femtospin.live", "dtype": v, "shape": []} for k, v in keys.items()})
-            self._writer("descriptor", desc.descriptor_doc)
-            bundle = (run, desc)
-        if final and self.state.series is not None:
-            series = run.compose_descriptor(name="series", data_keys={
-                "result_json": {"source": "femtospin.live", "dtype": "string", "shape": []}})
-            self._writer("descriptor", series.descriptor_doc)
-            data = {"result_json": json.dumps(self.state.series.to_dict())}
-            self._writer("event", series.compose_event(data=data, timestamps=dict.fromkeys(data, time.time())))
-        now = time.time()
-        for r in results:
-            data = {"group": json.dumps(r.group), "n_points": r.n_points, "final": final, "error": r.error,
-                    "result_json": json.dumps(r.result.to_dict()) if r.result is not None else ""}
-            self._writer("event", desc.compose_event(data=data, timestamps=dict.fromkeys(data, now)))
-        if final:
-            self._writer("stop", run.compose_stop(exit_status="success"))
-        return bundle
 
 
 def warning_lines(group: dict, result: analysis.AnalysisResult | None) -> list[str]:
