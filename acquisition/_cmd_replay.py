@@ -123,7 +123,8 @@ def _simulated_table(start: dict, configuration: dict, *, fast: bool | None, see
     recorded = detection_of(start)
     transfer = recorded.transfer
     detection = Detection(mode=recorded.mode, detector=recorded.crystal, probe_fwhm_fs=recorded.probe_fwhm_fs,
-                          transfer=(tuple(transfer[0]), tuple(transfer[1])) if transfer is not None else None)
+                          transfer=(tuple(transfer[0]), tuple(transfer[1])) if transfer is not None else None,
+                          polarizer_deg=recorded.polarizer_deg)
     pump = pump_of(start)
     pump = Pump(fwhm_fs=pump.get("fwhm_fs", Pump.fwhm_fs), fluence_mJcm2=pump.get("fluence_mJcm2", Pump.fluence_mJcm2),
                 power_W=laser_nominal_W(start) or Pump.power_W)

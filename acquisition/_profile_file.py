@@ -294,9 +294,13 @@ def profile_detection(entry, fail) -> dict:
     if entry.get("mode", "eos") == "eos":
         from femtospin.analysis import DETECTORS
         crystal = entry.get("crystal", "gap250")
-        if crystal not in DETECTORS or set(entry) - {"mode", "crystal", "probe_fwhm_fs"}:
-            fail("detection", f"an EOS table takes crystal ({', '.join(DETECTORS)}) and probe_fwhm_fs")
-        return eos_detection(crystal, float(entry.get("probe_fwhm_fs", DEFAULT_PROBE_FWHM_FS)))
+        polarizer = entry.get("polarizer_deg")
+        if crystal not in DETECTORS or set(entry) - {"mode", "crystal", "probe_fwhm_fs", "polarizer_deg"} or (
+                polarizer is not None and not (isinstance(polarizer, (int, float)) and math.isfinite(polarizer))):
+            fail("detection", f"an EOS table takes crystal ({', '.join(DETECTORS)}), probe_fwhm_fs and "
+                              "polarizer_deg (a THz polarizer's angle, finite)")
+        return eos_detection(crystal, float(entry.get("probe_fwhm_fs", DEFAULT_PROBE_FWHM_FS)),
+                             polarizer_deg=polarizer)
     chop = entry.get("chop_factor", CHOP_FACTOR)
     if set(entry) - {"mode", "chop_factor", "probe_fwhm_fs"} or not (
             isinstance(chop, (int, float)) and math.isfinite(chop) and chop > 0):

@@ -64,10 +64,12 @@ def sim_profile(sample: str | Sample | None = None, *, fast: bool = False, seed:
     if moke:
         detected = moke_detection(CHOP_FACTOR, detection.probe_fwhm_fs)
     elif detection.transfer is not None:
-        detected = eos_detection(probe_fwhm_fs=detection.probe_fwhm_fs, transfer=detection.transfer)
+        detected = eos_detection(probe_fwhm_fs=detection.probe_fwhm_fs, transfer=detection.transfer,
+                                 polarizer_deg=detection.polarizer_deg)
     else:
         detected = eos_detection(detection.detector, detection.probe_fwhm_fs,
-                                 thickness_um=crystal(detection.detector).thickness_um)
+                                 thickness_um=crystal(detection.detector).thickness_um,
+                                 polarizer_deg=detection.polarizer_deg)
     name = ("sim-moke" if moke else "sim-spots" if spots else "sim") + (":fast" if fast else "")
     metadata = {
         "profile": name,

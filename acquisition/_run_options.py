@@ -188,8 +188,8 @@ def register(sub) -> None:
     for name, plan in plan_table().items():
         p = plans.add_parser(name, help=plan.summary, description=plain(plan.doc),
                              formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("--profile", default="sim", help="sim, sim:fast, sim-moke, sim-moke:fast or a profile file "
-                                                        "(default sim)")
+        p.add_argument("--profile", default="sim", help="sim, sim:fast, sim-moke, sim-moke:fast, sim-spots, "
+                                                        "sim-spots:fast or a profile file (default sim)")
         metadata_options(p)
         p.add_argument("--seed", type=_seed, help="simulated profiles only: noise seed (≥ 0)")
         p.add_argument("--lockin-tau", type=float, metavar="S", help="lock-in time constant (s) for this run")

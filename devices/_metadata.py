@@ -3,8 +3,9 @@
 ``sample``
     ``{name, stack, substrate, cap}``; a profile file may give the name alone.
 ``detection``
-    EOS: ``{mode: eos, crystal, thickness_um, probe_fwhm_fs, transfer}``, ``transfer``
-    ``"model"`` or a measured ``{time_fs, h}``. TR-MOKE: ``{mode: moke, detector,
+    EOS: ``{mode: eos, crystal, thickness_um, probe_fwhm_fs, transfer[, polarizer_deg]}``,
+    ``transfer`` ``"model"`` or a measured ``{time_fs, h}``; ``polarizer_deg`` the THz
+    polarizer's angle from the M-odd field's polarization, where there is one. TR-MOKE: ``{mode: moke, detector,
     chop_factor, aux_input, probe_fwhm_fs}``.
 ``pump``
     ``{fwhm_fs, fluence_mJcm2}``. ``laser``: ``{nominal_W, threshold_W}``.
@@ -34,7 +35,8 @@ def sample_block(name: str, stack: str | None = None, substrate: str | None = No
 
 
 def eos_detection(crystal: str | None = DEFAULT_CRYSTAL, probe_fwhm_fs: float = DEFAULT_PROBE_FWHM_FS, *,
-                  thickness_um: float | None = None, transfer: tuple | None = None) -> dict:
+                  thickness_um: float | None = None, transfer: tuple | None = None,
+                  polarizer_deg: float | None = None) -> dict:
     """An EOS table's detection; a measured ``transfer`` ``(time_fs, h)`` is stored whole, so the run can be
     re-analysed from storage alone."""
     block = {"mode": "eos", "crystal": "measured h(t)" if transfer is not None else crystal,
@@ -43,6 +45,8 @@ def eos_detection(crystal: str | None = DEFAULT_CRYSTAL, probe_fwhm_fs: float = 
         block["thickness_um"] = thickness_um
         block["transfer"] = ({"time_fs": list(transfer[0]), "h": list(transfer[1])} if transfer is not None
                              else "model")
+    if polarizer_deg is not None:
+        block["polarizer_deg"] = float(polarizer_deg)
     return block
 
 
@@ -70,6 +74,7 @@ class Detected:
     probe_fwhm_fs: float = DEFAULT_PROBE_FWHM_FS
     transfer: tuple[np.ndarray, np.ndarray] | None = None  # a measured h(t), else the crystal's model
     chop_factor: float | None = None
+    polarizer_deg: float | None = None  # a THz polarizer before the crystal (None: none)
 
 
 def detection_of(doc: dict) -> Detected:
@@ -82,7 +87,7 @@ def detection_of(doc: dict) -> Detected:
         crystal=DEFAULT_CRYSTAL if measured else block.get("crystal", DEFAULT_CRYSTAL),
         probe_fwhm_fs=float(block.get("probe_fwhm_fs", DEFAULT_PROBE_FWHM_FS)),
         transfer=(np.asarray(transfer["time_fs"], float), np.asarray(transfer["h"], float)) if measured else None,
-        chop_factor=block.get("chop_factor"))
+        chop_factor=block.get("chop_factor"), polarizer_deg=block.get("polarizer_deg"))
 
 
 def sample_name(doc: dict) -> str | None:

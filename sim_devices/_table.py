@@ -73,13 +73,26 @@ class Detection:
     detector: str = "gap250"  # key of analysis.DETECTORS; ignored when `transfer` is given
     probe_fwhm_fs: float = 20.0
     transfer: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # measured (t_h, h)
+    # THz polarizer before the EOS crystal, from the polarization of the M-odd field (perpendicular to M): it
+    # passes that field × cos ψ and the orthogonal one (the photo-spin current's, and the wave plate's linear
+    # terms) × sin ψ. None: no polarizer, each part as detected with the amplitude the sample library gives
+    polarizer_deg: float | None = None
 
     def __post_init__(self):
         if self.mode not in ("eos", "moke"):
             raise ValueError(f"detection mode must be 'eos' or 'moke', got {self.mode!r}")
+        if self.polarizer_deg is not None and not np.isfinite(self.polarizer_deg):
+            raise ValueError(f"polarizer angle must be finite, got {self.polarizer_deg}")
         if self.mode == "eos" and self.transfer is None:
             analysis.crystal(self.detector)
             analysis.check_probe_fwhm(self.probe_fwhm_fs)
+
+    def projections(self) -> tuple[float, float]:
+        """What the detection passes of the M-odd field's polarization and of the orthogonal one."""
+        if self.polarizer_deg is None:
+            return 1.0, 1.0
+        psi = np.radians(self.polarizer_deg)
+        return float(np.cos(psi)), float(np.sin(psi))
 
     def response(self):
         """H(f_THz) of the detection chain, numpy FFT convention."""
@@ -420,12 +433,13 @@ class SimTable:
         qwp = np.radians(self.pump_qwp_deg)
         helicity = np.sin(2 * qwp)  # 45° → σ+, 135° → σ−, 0° → linear
         l1, l2 = sample.linear_qwp
-        signal = (magnetic * m * (turn * (sample.js_amplitude + sample.asymmetry_amplitude) * at(parts["js"])
-                                  + sample.demag_amplitude * at(parts["demag"]))
-                  + turn * (sample.helicity_amplitude * helicity + l1 * np.sin(4 * qwp) + l2 * np.cos(4 * qwp))
-                  * at(parts["helicity"])
-                  + turn * sample.nernst_per_mT * self.field_mT * at(parts["nernst"])
-                  + sample.background * at(parts["background"]))
+        along, across = self.detection.projections()  # the M-odd field's polarization and the orthogonal one
+        signal = (along * (magnetic * m * (turn * (sample.js_amplitude + sample.asymmetry_amplitude) * at(parts["js"])
+                                           + sample.demag_amplitude * at(parts["demag"]))
+                           + turn * sample.nernst_per_mT * self.field_mT * at(parts["nernst"])
+                           + sample.background * at(parts["background"]))
+                  + across * turn * (sample.helicity_amplitude * helicity + l1 * np.sin(4 * qwp)
+                                     + l2 * np.cos(4 * qwp)) * at(parts["helicity"]))
         return scale * signal
 
     def _moke(self, sample: Sample, at) -> np.ndarray:

@@ -41,3 +41,16 @@ def test_a_plan_gets_the_devices_of_its_roles_and_the_setup_if_it_takes_one():
     assert set(loop) == {"lockin", "stage", "magnet", "power_meter"}
     for name, plan in PLANS.items():  # every plan's device arguments are roles
         assert set(plan_devices(table, plan)) - {"setup"} <= set(ROLES), name
+
+
+def test_the_detection_block_is_read_back_as_it_was_written():
+    from femtospin.acquisition import sim_profile
+    from femtospin.devices import detection_of, eos_detection
+    from femtospin.sim_devices import Detection
+
+    table = sim_profile("Bi(100)|Co(5)", fast=True, detection=Detection(detector="znte1000", polarizer_deg=90.0))
+    read = detection_of(table.metadata)
+    assert (read.mode, read.crystal, read.polarizer_deg, read.transfer) == ("eos", "znte1000", 90.0, None)
+    measured = detection_of({"detection": eos_detection(transfer=([0.0, 1.0], [1.0, 0.5]))})
+    assert measured.crystal == "gap250" and measured.transfer[1].tolist() == [1.0, 0.5]
+    assert detection_of({}) == type(read)()  # a run that recorded nothing: the defaults

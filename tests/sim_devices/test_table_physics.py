@@ -202,6 +202,30 @@ def test_bi_co_has_a_helicity_odd_part_even_without_net_magnetization():
     assert width(hd) > 1.1 * width(odd)  # through the detector; the bandwidths of j_s: tests/analysis
 
 
+@pytest.mark.parametrize("psi", [0.0, 30.0, 90.0])
+def test_a_thz_polarizer_separates_the_photo_spin_current_from_the_m_odd_field(psi):
+    """The photo-spin current's field is polarized across the M-odd one: a polarizer at ψ passes cos ψ of the
+    M-odd field and sin ψ of the helicity-odd one (ψ = 0 removes the photo-spin current, 90° the spin current)."""
+    bare = make("Bi(100)|Co(5)")
+    hd_bare, _ = _helicity_odd(bare)
+    odd_bare, _ = m_parts(bare)
+    table = make("Bi(100)|Co(5)", detection=Detection(polarizer_deg=psi))
+    hd, _ = _helicity_odd(table)
+    odd, _ = m_parts(table)
+    c, s = np.cos(np.radians(psi)), np.sin(np.radians(psi))
+    scale = np.max(np.abs(odd_bare))
+    np.testing.assert_allclose(odd, c * odd_bare, atol=1e-12 * scale)
+    np.testing.assert_allclose(hd, s * hd_bare, atol=1e-12 * scale)
+    # the two components add in quadrature over the polarizer angle: nothing is lost, only projected
+    assert np.max(np.abs(odd)) ** 2 / np.max(np.abs(odd_bare)) ** 2 + \
+        np.max(np.abs(hd)) ** 2 / np.max(np.abs(hd_bare)) ** 2 == pytest.approx(1.0)
+
+
+def test_a_polarizer_angle_must_be_finite():
+    with pytest.raises(ValueError, match="polarizer angle must be finite"):
+        Detection(polarizer_deg=float("nan"))
+
+
 def test_cofeb_pt_has_no_helicity_odd_part():
     table = make("CoFeB(5)|Pt(3)")
     saturate(table, +1)
