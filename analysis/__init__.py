@@ -16,7 +16,7 @@ from ._deconvolution import (
     sampled_operator,
 )
 from ._diffusion import D_BI_NM2_PER_FS, diffusion_modes, layer_response, spin_diffusion
-from ._fits import MODELS, FitResult, fit_waveform, json_safe
+from ._fits import MODELS, FitResult, fit_waveform, json_safe, peak_magnitude
 from ._grid import Sampling, grid_step, sampling
 from ._lockin import (
     SLOPES_DB,
@@ -189,6 +189,7 @@ __all__ = [
     "response_grid",
     "sampled_operator",
     "grid_step",
+    "peak_magnitude",
     "sampling",
     "signal_band_thz",
     "settle_time",

@@ -7,7 +7,7 @@ from scipy.stats import t as student_t
 from femtospin.acquisition import Session, load_run, sim_profile
 from femtospin.acquisition._live_series import series_lines
 from femtospin.plans import field_loop, fluence_series, qwp_sweep, temperature_series
-from femtospin.sim_devices import get_sample
+from femtospin.sim_devices import Noise, get_sample
 
 
 def _run(tmp_path, table, plan):
@@ -79,6 +79,15 @@ def fluence(tmp_path_factory):
 def test_a_fluence_series_is_proportional_to_the_fluence(fluence):
     fit = fluence.fit
     assert fit.value("slope") > 0 and "linearity" in fit.extra
+    # the truth: the noise-free M-odd waveform's peak per mJ/cm² (the amplitude is the model's peak)
+    table = sim_profile("CoFeB(5)|Pt(3)", fast=True, noise=Noise.off()).sim
+    delays, parts = np.arange(-500.0, 1500.0, 0.5), []
+    for sign in (1, -1):
+        table.set_field(50.0 * sign)
+        table.set_field(0.0)
+        parts.append(table.waveform(delays))
+    truth = np.max(np.abs(parts[0] - parts[1]) / 2) / table.fluence_mJcm2
+    assert _within(fit, "slope", truth), (fit.params["slope"], truth)
     assert fluence.y / fluence.x == pytest.approx(np.full(4, fit.value("slope")), rel=0.03)
     assert any(line.startswith("series fluence: linearity p = ") for line in series_lines(fluence))
 

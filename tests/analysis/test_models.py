@@ -316,3 +316,16 @@ def test_three_temperature_smooth_part_is_the_convolved_bracket():
     inner = (t > -700) & (t < 2500)
     # the library integrates on a grid of step min(fwhm/20, 1 fs) = 1 fs: allow its discretization
     assert np.max(np.abs(convolved[inner] - numeric[inner])) < 2e-3 * np.max(np.abs(numeric))
+
+
+@pytest.mark.parametrize("step, offset", [(10.0, 0.0), (10.0, 3.7), (10.0, 5.0), (40.0, 13.0), (2.5, 1.1)])
+def test_the_peak_between_samples_is_found_whatever_the_grid(step, offset):
+    from femtospin.analysis import peak_magnitude
+
+    t = np.arange(-300.0, 300.0, step) + offset
+    width = 60.0  # a Gaussian of 60 fs rms: its largest sample alone falls short by up to (step/2)²/(2·width²)
+    s = -np.exp(-0.5 * (t / width) ** 2)
+    assert peak_magnitude(t, s) == pytest.approx(1.0, abs=2e-4 * (step / 10.0) ** 4 + 1e-12)
+    near = offset + step * np.arange(-3.0, 4.0)
+    parabola = 3.0 - 0.01 * ((near - offset - 0.3 * step) / step) ** 2  # a parabola's vertex is found exactly
+    assert peak_magnitude(near, parabola) == pytest.approx(3.0, rel=1e-12)
