@@ -1,4 +1,6 @@
-"""Wiring: profiles, RunEngine session, durable storage, progress, demo and the command line.
+"""Wiring: profiles and the RunEngine session here; by job, ``cli`` (the command line and the demo),
+``storage`` (run files and the catalog), ``live`` (live analysis and reports), ``remote`` (the queue
+server and its Redis).
 
 Names are imported on first use (PEP 562): the ``femtospin`` command starts from ``main``
 and must not pay for the RunEngine, the catalog and the analysis before it knows it needs them.
@@ -7,18 +9,18 @@ and must not pay for the RunEngine, the catalog and the analysis before it knows
 from importlib import import_module
 
 _WHERE = {
-    "DemoResult": "._demo",
-    "LiveAnalysis": "._live",
-    "RunWriter": "._storage",
+    "DemoResult": ".cli._demo",
+    "LiveAnalysis": ".live._live",
+    "RunWriter": ".storage._storage",
     "Session": "._session",
-    "StoredRun": "._storage",
-    "catalog_client": "._catalog",
-    "data_directory": "._storage",
-    "find_run_file": "._storage",
+    "StoredRun": ".storage._storage",
+    "catalog_client": ".storage._catalog",
+    "data_directory": ".storage._storage",
+    "find_run_file": ".storage._storage",
     "load_profile": "._profiles",
-    "load_run": "._storage",
-    "main": "._cli",
-    "run_demo": "._demo",
+    "load_run": ".storage._storage",
+    "main": ".cli._cli",
+    "run_demo": ".cli._demo",
     "sim_profile": "._profiles",
 }
 

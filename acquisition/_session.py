@@ -13,13 +13,13 @@ from bluesky.utils import RunEngineInterrupted
 from femtospin.devices import Table
 
 from ._baseline import Answering
-from ._catalog import Target, ensure_service, parse_catalog
-from ._cli import signal_label
-from ._live import LiveAnalysis, LiveFigure, display_available
-from ._progress import ProgressBar
 from ._signals import StopSignals
-from ._storage import RunWriter, data_directory
 from ._watch import LaserWatch
+from .cli._cli import signal_label
+from .cli._progress import ProgressBar
+from .live._live import LiveAnalysis, LiveFigure, display_available
+from .storage._catalog import Target, ensure_service, parse_catalog
+from .storage._storage import RunWriter, data_directory
 
 
 class Session:

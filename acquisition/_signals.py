@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from bluesky.utils import TransitionError
 
-from ._cli import tolerant_streams
+from .cli._cli import tolerant_streams
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 GRACE_S = 5.0  # longer than one point takes; a heater still settling is cut short after this

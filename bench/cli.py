@@ -33,7 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
-    from femtospin.acquisition._catalog import parse_catalog, stop_service
+    from femtospin.acquisition.storage._catalog import parse_catalog, stop_service
 
     help_s = timed([str(BIN), "--help"], args.repeats)
     run_help_s = timed([str(BIN), "run", "thz_emission", "--help"], args.repeats)

@@ -21,7 +21,7 @@ from bluesky.plans import scan
 from ophyd.sim import det, motor
 
 from femtospin.acquisition import Session, sim_profile
-from femtospin.acquisition._catalog import Target, connect, stop_service, wait_synced
+from femtospin.acquisition.storage._catalog import Target, connect, stop_service, wait_synced
 from femtospin.plans import delay_grid, delay_scan
 
 

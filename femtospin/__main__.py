@@ -1,5 +1,5 @@
 """``python -m femtospin`` runs the command line, as the ``femtospin`` entry point does."""
 
-from femtospin.acquisition._cli import entry
+from femtospin.acquisition.cli._cli import entry
 
 entry()

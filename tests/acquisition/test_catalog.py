@@ -18,8 +18,15 @@ import pytest
 import xarray as xr
 
 from femtospin.acquisition import Session, catalog_client, load_run, main, sim_profile
-from femtospin.acquisition._catalog import Target, connect, ensure_service, read_status, stop_service, wait_synced
-from femtospin.acquisition._redis import free_port
+from femtospin.acquisition.remote._redis import free_port
+from femtospin.acquisition.storage._catalog import (
+    Target,
+    connect,
+    ensure_service,
+    read_status,
+    stop_service,
+    wait_synced,
+)
 from femtospin.plans import delay_grid, delay_scan, thz_emission
 
 
@@ -351,7 +358,7 @@ def test_the_service_stops_when_idle_even_if_its_catalog_never_answers(tmp_path,
 
 
 def _service_running(target):
-    from femtospin.acquisition._catalog import _running
+    from femtospin.acquisition.storage._catalog import _running
 
     return _running(target)
 
@@ -377,7 +384,7 @@ def test_an_unreachable_catalog_is_one_line_and_starts_no_service(tmp_path, caps
 def test_a_client_whose_service_leaves_as_it_asks_starts_another(tmp_path, monkeypatch):
     """The service may stop for being idle just after a client found it running; the client must not wait
     for a service that is gone. (A lab catalog's service over an empty directory: it starts in a moment.)"""
-    from femtospin.acquisition import _catalog
+    from femtospin.acquisition.storage import _catalog
 
     target = Target(tmp_path.resolve(), f"http://127.0.0.1:{free_port()}/api/v1")
     wait_synced(target)

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from femtospin.acquisition._cli import main
+from femtospin.acquisition.cli._cli import main
 from femtospin.analysis import impulse_response, stack_physics
 from femtospin.plans import delay_grid
 

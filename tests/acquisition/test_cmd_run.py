@@ -12,8 +12,9 @@ import time
 import numpy as np
 import pytest
 
-from femtospin.acquisition import _cmd_run, load_profile, load_run, main
-from femtospin.acquisition._cmd_catalog import waveform_table
+from femtospin.acquisition import load_profile, load_run, main
+from femtospin.acquisition.cli import _cmd_run
+from femtospin.acquisition.cli._cmd_catalog import waveform_table
 from femtospin.plans import PLANS
 
 # the README's example of a composite run, fine near time zero
@@ -79,7 +80,7 @@ def test_plan_help_reads_the_plans_source_and_agrees_with_their_signatures():
     imported plans take."""
     import inspect
 
-    from femtospin.acquisition._plan_table import _from_import, _from_source
+    from femtospin.acquisition.cli._plan_table import _from_import, _from_source
 
     assert _from_source() == _from_import()
     assert list(_from_source()) == list(PLANS)
@@ -89,7 +90,7 @@ def test_plan_help_reads_the_plans_source_and_agrees_with_their_signatures():
 
 def test_plan_help_imports_neither_bluesky_nor_the_plans():
     code = ("import contextlib, io, sys\n"
-            "from femtospin.acquisition._cli import main\n"
+            "from femtospin.acquisition.cli._cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
             "    main(['run', 'thz_emission', '--help'])\n"
             "assert '--magnetization' in out.getvalue()\n"
@@ -100,7 +101,7 @@ def test_plan_help_imports_neither_bluesky_nor_the_plans():
 
 
 def test_value_ranges_and_the_old_spelling_of_inner(capsys):
-    from femtospin.acquisition._cli import build_parser
+    from femtospin.acquisition.cli._cli import build_parser
 
     args = build_parser("run").parse_args(["run", "qwp_sweep", "--delays", "100", "--angles", "0:180:45"])
     assert args.angles == [0.0, 45.0, 90.0, 135.0, 180.0]
@@ -115,8 +116,8 @@ def test_value_ranges_and_the_old_spelling_of_inner(capsys):
 
 
 def test_a_long_wall_clock_run_is_announced_with_its_estimate(capsys):
-    from femtospin.acquisition._cmd_run import duration_lines
-    from femtospin.acquisition._run_options import ARGS  # noqa: F401 — the run module is importable alone
+    from femtospin.acquisition.cli._cmd_run import duration_lines
+    from femtospin.acquisition.cli._run_options import ARGS  # noqa: F401 — the run module is importable alone
 
     wall = load_profile("sim")
     measurement = PLANS["delay_scan"](wall.lockin, wall.stage, np.arange(-1000.0, 3000.0, 0.5))
@@ -275,7 +276,8 @@ def test_run_prints_the_analysis_warnings_after_the_fit_line(tmp_path, capsys, m
 
 @pytest.mark.parametrize("debug", [False, True])
 def test_unsafe_table_is_one_prominent_line_and_exit_3(tmp_path, capsys, monkeypatch, debug):
-    from femtospin.acquisition import _cmd_run, sim_profile
+    from femtospin.acquisition import sim_profile
+    from femtospin.acquisition.cli import _cmd_run
 
     def faulty_table(spec, **options):
         table = sim_profile(fast=True, seed=1)
@@ -303,7 +305,7 @@ def test_unsafe_table_is_one_prominent_line_and_exit_3(tmp_path, capsys, monkeyp
 
 
 def test_a_long_run_goes_ahead_when_confirmed(fast_table, monkeypatch):
-    from femtospin.acquisition import _cmd_run
+    from femtospin.acquisition.cli import _cmd_run
 
     monkeypatch.setattr(_cmd_run, "MAX_DURATION_S", 1.0)
     _cmd_run.check_duration(10.0, confirmed=True)
@@ -312,7 +314,7 @@ def test_a_long_run_goes_ahead_when_confirmed(fast_table, monkeypatch):
 
 
 def test_profile_file_metadata_gives_the_defaults_and_the_options_override_them():
-    from femtospin.acquisition._cmd_run import apply_metadata
+    from femtospin.acquisition.cli._cmd_run import apply_metadata
     from femtospin.devices import Table
 
     table = Table(stage=None, lockin=None, metadata={"profile": "lab.yaml", "sample": "CoFeB(5)|Pt(3)",

@@ -5,7 +5,7 @@ import pytest
 
 from femtospin import analysis
 from femtospin.acquisition import LiveAnalysis, Session, load_run, sim_profile
-from femtospin.acquisition._live import _plot_spin_current, complete_rows, report_lines
+from femtospin.acquisition.live._live import _plot_spin_current, complete_rows, report_lines
 from femtospin.plans import delay_grid, field_loop, thz_emission
 
 DELAYS = delay_grid(-1000.0, 2000.0, 20.0)
@@ -98,7 +98,7 @@ def test_live_figure_draws_the_newest_fit(tmp_path, monkeypatch):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from femtospin.acquisition._live import LiveFigure, display_available
+    from femtospin.acquisition.live._live import LiveFigure, display_available
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)

@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import t as student_t
 
 from femtospin.acquisition import Session, load_run, sim_profile
-from femtospin.acquisition._live_series import series_lines
+from femtospin.acquisition.live._live_series import series_lines
 from femtospin.plans import field_loop, fluence_series, qwp_sweep, temperature_series
 from femtospin.sim_devices import Noise, get_sample
 
@@ -100,7 +100,7 @@ def test_export_series_and_fit_series_reproduce_the_stored_series_fit(tmp_path, 
     import json
 
     from femtospin.acquisition import main
-    from femtospin.acquisition._catalog import Target, stop_service
+    from femtospin.acquisition.storage._catalog import Target, stop_service
 
     t = sim_profile("CoFeB(5)|Pt(3)", fast=True, seed=9)
     data = tmp_path / "data"

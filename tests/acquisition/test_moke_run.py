@@ -10,8 +10,8 @@ import pytest
 
 from femtospin import analysis
 from femtospin.acquisition import load_run, main, sim_profile
-from femtospin.acquisition._cmd_catalog import waveform_table
 from femtospin.acquisition._session import Session
+from femtospin.acquisition.cli._cmd_catalog import waveform_table
 from femtospin.plans import moke_scan
 from femtospin.sim_devices import Detection, get_sample
 
@@ -130,7 +130,7 @@ def test_the_live_figure_draws_the_fitted_demagnetization(tmp_path):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from femtospin.acquisition._live import LiveFigure
+    from femtospin.acquisition.live._live import LiveFigure
 
     t = sim_profile(fast=True, seed=6, detection=Detection(mode="moke"))
     session = Session(t, tmp_path, live=True)

@@ -8,7 +8,7 @@ import pytest
 from bluesky import RunEngine
 
 from femtospin.acquisition import load_run, sim_profile
-from femtospin.acquisition._recover import close_unfinished, make_table_safe
+from femtospin.acquisition.storage._recover import close_unfinished, make_table_safe
 
 
 def _run_file(directory, *, stop=False, partial=False) -> str:

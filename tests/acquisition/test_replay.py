@@ -145,7 +145,7 @@ def test_bad_input_exits_2_naming_the_problem_before_anything_is_written(tmp_pat
 
 
 def test_replay_says_what_it_cannot_simulate_of_a_real_tables_run():
-    from femtospin.acquisition._cmd_replay import not_simulated
+    from femtospin.acquisition.cli._cmd_replay import not_simulated
 
     real = {"profile": "/lab/thz.yaml", "sample": {"name": "wafer 17", "stack": "CoFeB(5)|Pt(3)"}}
     lines = not_simulated(real)

@@ -18,10 +18,11 @@ from bluesky_queueserver_api import BFunc, BPlan
 from bluesky_queueserver_api.comm_base import RequestFailedError
 from bluesky_queueserver_api.zmq import REManagerAPI
 
-from femtospin.acquisition import _redis, catalog_client, load_run, main, sim_profile
-from femtospin.acquisition._catalog import Target, stop_service
-from femtospin.acquisition._redis import RedisServer, RedisUnavailable, free_port, ping
-from femtospin.acquisition._serve import QueueItemError, client_metadata, permissions, queue_plans
+from femtospin.acquisition import catalog_client, load_run, main, sim_profile
+from femtospin.acquisition.remote import _redis
+from femtospin.acquisition.remote._redis import RedisServer, RedisUnavailable, free_port, ping
+from femtospin.acquisition.remote._serve import QueueItemError, client_metadata, permissions, queue_plans
+from femtospin.acquisition.storage._catalog import Target, stop_service
 from femtospin.devices import ROLES
 from femtospin.plans import PLANS
 

@@ -119,7 +119,7 @@ def test_single_delays_short_grids_loops_and_tr_moke_are_exempt(fast_table):
 
 
 def test_the_command_line_and_queue_get_the_tables_setup():
-    from femtospin.acquisition._serve import queue_plans
+    from femtospin.acquisition.remote._serve import queue_plans
 
     znte = sim_profile(fast=True, detection=Detection(detector="znte1000"))
     assert plan_devices(znte, thz_emission)["setup"] == znte.setup == {

@@ -14,7 +14,8 @@ import random
 
 import pytest
 
-from femtospin.acquisition import _cmd_run, load_run, main
+from femtospin.acquisition import load_run, main
+from femtospin.acquisition.cli import _cmd_run
 
 ARGV = ["run", "thz_emission", "--profile", "sim:fast", "--no-progress", "--delays", "-1100:600:50",
         "--magnetization", "1,-1", "--angles", "0,180", "--helicities", "1,-1", "--temperatures", "300",

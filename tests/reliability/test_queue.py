@@ -14,7 +14,7 @@ import math
 import pytest
 
 from femtospin.acquisition import sim_profile
-from femtospin.acquisition._serve import queue_plans
+from femtospin.acquisition.remote._serve import queue_plans
 
 DELAYS = [-1100.0 + 50 * i for i in range(30)]
 ITEMS = [

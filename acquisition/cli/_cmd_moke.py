@@ -41,8 +41,8 @@ def parse_static(items: list[str] | None) -> dict:
 
 def run_static(uid: str, data_dir) -> tuple[dict, dict]:
     """The stored run's static Kerr signals and the options its live analysis used."""
-    from ._live_moke import STATIC_FIELDS, MokeStrategy
-    from ._storage import data_directory, load_run
+    from ..live._live_moke import STATIC_FIELDS, MokeStrategy
+    from ..storage._storage import data_directory, load_run
 
     try:
         run = load_run(uid, data_directory(data_dir))
@@ -102,8 +102,8 @@ def analyze_moke_file(args) -> int:
 
 def summary(result: analysis.MokeResult) -> list[str]:
     """The fit with its goodness, the static Kerr signals, the spin accumulation peaks and the warnings."""
-    from ._live import GroupResult
-    from ._live_moke import summary_lines
+    from ..live._live import GroupResult
+    from ..live._live_moke import summary_lines
 
     waves = (f"{w.name} ({w.n_sweeps} sweeps, noise from {w.noise_method})" for w in result.waveforms)
     lines = [f"TR-MOKE: {', '.join(waves)}"]

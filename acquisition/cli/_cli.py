@@ -29,7 +29,7 @@ COMMANDS = {
     "show": ("._cmd_catalog", "a run's metadata, conditions, fit results and report"),
     "export": ("._cmd_catalog", "write a run to CSV (analyze format), netCDF or HDF5"),
     "replay": ("._cmd_replay", "re-run a stored run's plan on the simulated table, or play its data back"),
-    "serve": ("._serve", "queue server for remote clients (bluesky-queueserver)"),
+    "serve": ("..remote._serve", "queue server for remote clients (bluesky-queueserver)"),
 }
 
 # commands that need an optional part of the install: (extra, the modules it provides)
@@ -127,10 +127,10 @@ class OneLineParser(argparse.ArgumentParser):
 def _demo(args) -> int:
     from bluesky.utils import RunEngineInterrupted
 
+    from ..storage._catalog import parse_catalog
+    from ..storage._storage import data_directory
     from . import _cmd_run
-    from ._catalog import parse_catalog
     from ._demo import demo_session, measure_demo, summary
-    from ._storage import data_directory
 
     try:
         catalog = parse_catalog(args.catalog, data_directory(args.data_dir))

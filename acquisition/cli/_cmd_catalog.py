@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._catalog import CatalogError, connect, parse_catalog, probe, wait_synced
-from ._describe import delay_field, fit_brief, fit_line
-from ._storage import ANALYSIS_INFIX, checked_uid, data_directory, final_fits, read_documents, run_id
+from ..storage._catalog import CatalogError, connect, parse_catalog, probe, wait_synced
+from ..storage._describe import delay_field, fit_brief, fit_line
+from ..storage._storage import ANALYSIS_INFIX, checked_uid, data_directory, final_fits, read_documents, run_id
 
 FORMATS = {"csv": ".csv", "nc": ".nc", "h5": ".h5"}
 EXPORTED_READINGS = {"overload": "lockin_overload", "pump_power": "power_meter_power"}  # analyze column: event field
@@ -112,7 +112,7 @@ def stored_fits(client, uid: str) -> tuple[list[dict], str | None]:
 
 
 def stored_series(client, uid: str) -> dict | None:
-    """The series result of run ``uid`` from its newest analysis run (see ``acquisition/_live_series.py``)."""
+    """The series result of run ``uid`` from its newest analysis run (see ``acquisition/live/_live_series.py``)."""
     from tiled.queries import Key
 
     analyses = sorted(client.search(Key("start.analysis_of") == uid).values(),

@@ -1,6 +1,6 @@
 """The TR-MOKE side of the live analysis: which runs it takes, how it fits them, what it prints and draws.
 
-:class:`~femtospin.acquisition._live.LiveAnalysis` collects the rows of every run the
+:class:`~femtospin.acquisition.live._live.LiveAnalysis` collects the rows of every run the
 same way; for a TR-MOKE run (its start document's detection is ``moke``, or it is
 a ``static_kerr`` run) it hands them to :class:`MokeStrategy`, which forms the static
 Kerr signals from the run's ``static_kerr`` stream (or the typed-in value of its
@@ -19,7 +19,7 @@ import numpy as np
 from femtospin import analysis
 from femtospin.devices import detection_of, laser_nominal_W, pump_of
 
-from ._describe import condition_groups, label
+from ..storage._describe import condition_groups, label
 
 CHOP_DEFAULT = math.sqrt(2) / math.pi  # square-wave chopping, equal AC and DC gains
 FAST = ("kerr", "state", "magnetization")  # conditions one fit is formed from; the others are groups

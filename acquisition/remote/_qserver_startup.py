@@ -9,15 +9,15 @@ import os as _os
 
 from bluesky import RunEngine as _RunEngine
 
-from ._profiles import load_profile as _load_profile
-from ._recover import close_unfinished as _close_unfinished
-from ._recover import make_table_safe as _make_table_safe
+from .._profiles import load_profile as _load_profile
+from .._session import Session as _Session
+from ..storage._recover import close_unfinished as _close_unfinished
+from ..storage._recover import make_table_safe as _make_table_safe
 from ._serve import ENV_CATALOG as _ENV_CATALOG
 from ._serve import ENV_CLOSED as _ENV_CLOSED
 from ._serve import ENV_PROFILE as _ENV_PROFILE
 from ._serve import client_metadata as _client_metadata
 from ._serve import queue_plans as _queue_plans
-from ._session import Session as _Session
 
 
 class _ClientRunEngine(_RunEngine):

@@ -1,7 +1,7 @@
 """The Tiled catalog: every stored run ingested from the durable local log, off the RunEngine's path.
 
 The RunEngine's process never talks to Tiled. It writes each run to its local file
-(:class:`~femtospin.acquisition._storage.RunWriter`) and makes sure an *ingest
+(:class:`~femtospin.acquisition.storage._storage.RunWriter`) and makes sure an *ingest
 service* is running for its data directory: a separate process that ingests every
 finished run file (measured runs and their analysis runs) into Tiled, remembers
 what it has ingested in a ledger, and retries with back-off while Tiled is down or
@@ -127,7 +127,8 @@ def ensure_service(target: Target) -> bool:
     target.file("service", "poke").touch()
     if _running(target):
         return False
-    cmd = [sys.executable, "-c", "import sys; from femtospin.acquisition._catalog import _main; sys.exit(_main())",
+    cmd = [sys.executable, "-c",
+           "import sys; from femtospin.acquisition.storage._catalog import _main; sys.exit(_main())",
            str(target.data_dir),
            "--linger", str(linger_s())]
     # the URI may carry an api key: by environment (readable by this user only), never the command line (`ps`)
@@ -485,7 +486,7 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m femtospin.acquisition._catalog",
+    parser = argparse.ArgumentParser(prog="python -m femtospin.acquisition.storage._catalog",
                                      description="Ingest a data directory's runs into Tiled.")
     parser.add_argument("data_dir")
     parser.add_argument("--catalog", default=os.environ.pop(ENV_URI, None),

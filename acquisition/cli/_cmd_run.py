@@ -14,15 +14,15 @@ from femtospin.devices import Table, plan_devices
 from femtospin.plans import PLANS, PlanArgumentError, UnsafeTableError, delay_grid, device_error
 from femtospin.sim_devices import get_sample
 
-from ._catalog import parse_catalog
+from .._profiles import SIM_PROFILES, load_profile
+from .._session import Session, data_directory
+from .._watch import RESUME_FACTOR
+from ..live._live import warning_lines
+from ..storage._catalog import parse_catalog
+from ..storage._describe import fit_line
+from ..storage._storage import check_data_directory
 from ._cli import interrupted_by, os_error
-from ._describe import fit_line
-from ._live import warning_lines
-from ._profiles import SIM_PROFILES, load_profile
 from ._run_options import ARGS, MAX_DURATION_S
-from ._session import Session, data_directory
-from ._storage import check_data_directory
-from ._watch import RESUME_FACTOR
 
 LIVE_TIMEOUT_S = 120.0  # the final fit of a long series still finishes well within this
 EXIT_UNSAFE = 3  # make_safe could not bring a device back: someone has to go to the table

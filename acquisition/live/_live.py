@@ -28,11 +28,11 @@ from event_model import compose_run
 from femtospin import analysis
 from femtospin.devices import detection_of, laser_nominal_W, pump_of, sample_name, spot_sample
 
-from ._cli import background
-from ._describe import condition_groups, delay_field, label
+from ..cli._cli import background
+from ..storage._describe import condition_groups, delay_field, label
+from ..storage._storage import RunWriter, checked_uid
 from ._live_moke import MokeStrategy, is_moke, summary_lines, write_moke_report
 from ._live_series import SeriesResult, plot_series, series_kind, series_lines, series_result
-from ._storage import RunWriter, checked_uid
 
 SYMMETRY = ("magnetization", "angle_deg", "helicity")  # conditions the components are formed from
 LIVE_READINGS = {"overload": "lockin_overload", "power": "power_meter_power"}  # row: event field

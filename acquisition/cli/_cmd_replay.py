@@ -24,15 +24,15 @@ from femtospin.devices import ROLES, Table, detection_of, laser_nominal_W, pump_
 from femtospin.plans import PARAMETER_OF_CONDITION, PLANS, PlanArgumentError, device_error
 from femtospin.sim_devices import LIBRARY, Detection, PlaybackTable, Pump, apply_configuration, get_sample
 
-from ._catalog import parse_catalog
+from .._profiles import sim_profile
+from .._session import Session, data_directory
+from ..live._live import mean_waveforms
+from ..storage._catalog import parse_catalog
+from ..storage._describe import delay_field, fit_line, label
+from ..storage._storage import StoredRun, load_run, run_id
 from ._cmd_catalog import catalog_option, data_dir_option
 from ._cmd_run import LIVE_TIMEOUT_S, plan_kwargs
-from ._describe import delay_field, fit_line, label
-from ._live import mean_waveforms
-from ._profiles import sim_profile
 from ._run_options import ARGS
-from ._session import Session, data_directory
-from ._storage import StoredRun, load_run, run_id
 
 MODES = ("simulate", "playback")
 NOT_ARGUMENTS = ("md", "readables", "plan_name")  # plan parameters that are not measurement arguments

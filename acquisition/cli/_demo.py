@@ -8,9 +8,9 @@ from pathlib import Path
 from femtospin.devices import plan_devices
 from femtospin.plans import Measurement, delay_grid, thz_emission
 
-from ._profiles import sim_profile
-from ._session import Session
-from ._storage import load_run
+from .._profiles import sim_profile
+from .._session import Session
+from ..storage._storage import load_run
 
 DEMO_SAMPLE = "CoFeB(5)|Pt(3)"
 LIVE_TIMEOUT_S = 60.0

@@ -1,6 +1,6 @@
 """``femtospin serve``: bluesky-queueserver's RE manager over the project's plans and one table.
 
-The worker imports :mod:`femtospin.acquisition._qserver_startup`, whose RunEngine is
+The worker imports :mod:`femtospin.acquisition.remote._qserver_startup`, whose RunEngine is
 a :class:`Session`'s (durable storage, baseline, live analysis, laser watch, table
 attached), so a queued run is stored exactly like a ``femtospin run`` run. Its
 namespace holds only that RunEngine, the table's devices by role and the project's
@@ -30,13 +30,13 @@ import yaml
 from femtospin.devices import ROLES, plan_devices
 from femtospin.plans import PLANS
 
-from ._catalog import parse_catalog
-from ._cmd_catalog import catalog_option, data_dir_option
-from ._recover import close_unfinished
+from ..cli._cmd_catalog import catalog_option, data_dir_option
+from ..storage._catalog import parse_catalog
+from ..storage._recover import close_unfinished
+from ..storage._storage import data_directory
 from ._redis import RedisServer, RedisUnavailable, die_with_parent, ping
-from ._storage import data_directory
 
-STARTUP_MODULE = "femtospin.acquisition._qserver_startup"
+STARTUP_MODULE = "femtospin.acquisition.remote._qserver_startup"
 ENV_PROFILE = "FEMTOSPIN_SERVE_PROFILE"  # how `serve` tells the worker's startup module what to build
 ENV_CATALOG = "FEMTOSPIN_SERVE_CATALOG"
 ENV_CLOSED = "FEMTOSPIN_SERVE_CLOSED"  # runs `serve` closed on start: the worker makes the table safe first
@@ -175,11 +175,11 @@ def permissions(plan_names) -> dict:
 def _check_profile(profile: str) -> None:
     """Everything the file says, checked now; connecting waits for the worker (a real table's
     instruments would otherwise be opened twice)."""
-    from ._profiles import SIM_PROFILES
+    from .._profiles import SIM_PROFILES
 
     if profile in SIM_PROFILES:
         return
-    from ._profile_file import ProfileError, read_profile_file
+    from .._profile_file import ProfileError, read_profile_file
 
     try:
         read_profile_file(profile)

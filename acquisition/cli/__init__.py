@@ -1,0 +1,23 @@
+"""The command line: ``femtospin`` and its commands, the run options built from the plans' source, the demo.
+
+Names are imported on first use, so a command pays only for what it uses.
+"""
+
+from importlib import import_module
+
+_WHERE = {
+    "DemoResult": "._demo",
+    "entry": "._cli",
+    "main": "._cli",
+    "run_demo": "._demo",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name], __name__), name)
+    globals()[name] = value
+    return value

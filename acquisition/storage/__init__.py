@@ -1,0 +1,28 @@
+"""Durable run storage: one JSON-lines file per run, read back whole or damaged line by line; the Tiled
+catalog and its ingest service; recovery of runs cut off by a crash.
+
+Names are imported on first use, so a command pays only for what it uses.
+"""
+
+from importlib import import_module
+
+_WHERE = {
+    "RunWriter": "._storage",
+    "StoredRun": "._storage",
+    "Target": "._catalog",
+    "catalog_client": "._catalog",
+    "data_directory": "._storage",
+    "find_run_file": "._storage",
+    "load_run": "._storage",
+    "stop_service": "._catalog",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name], __name__), name)
+    globals()[name] = value
+    return value
