@@ -6,7 +6,7 @@ Names are imported on first use (PEP 562): the ``femtospin`` command starts from
 and must not pay for the RunEngine, the catalog and the analysis before it knows it needs them.
 """
 
-from importlib import import_module
+from ._lazy import lazy_exports
 
 _WHERE = {
     "DemoResult": ".cli._demo",
@@ -25,14 +25,7 @@ _WHERE = {
 }
 
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_WHERE[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE)
 
 
 def __dir__():

@@ -3,7 +3,7 @@
 Names are imported on first use, so a command pays only for what it uses.
 """
 
-from importlib import import_module
+from .._lazy import lazy_exports
 
 _WHERE = {
     "DemoResult": "._demo",
@@ -15,9 +15,4 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_WHERE[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE)
