@@ -15,6 +15,16 @@ from ._deconvolution import (
     resolution_kernel,
     sampled_operator,
 )
+from ._design import (
+    EXPLORE_FRACTION,
+    Pick,
+    Sensitivity,
+    choose_batch,
+    covariance,
+    fit_is_poor,
+    sensitivity,
+    space_filling,
+)
 from ._diffusion import D_BI_NM2_PER_FS, diffusion_modes, layer_response, spin_diffusion
 from ._fits import MODELS, FitResult, fit_waveform, json_safe, peak_magnitude
 from ._grid import Sampling, grid_step, sampling
@@ -106,6 +116,14 @@ from ._transfer import (
 )
 
 __all__ = [
+    "EXPLORE_FRACTION",
+    "Pick",
+    "Sensitivity",
+    "choose_batch",
+    "covariance",
+    "fit_is_poor",
+    "sensitivity",
+    "space_filling",
     "DEFAULT_FWHM_FS",
     "MIN_DELAYS",
     "json_safe",

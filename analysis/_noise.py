@@ -124,21 +124,24 @@ def band_limited(samp: Sampling, delay_fs: np.ndarray, value: np.ndarray,
     return np.interp(delay_fs, grid, mu), np.interp(delay_fs, grid, slope)
 
 
-def _variance_fit(basis: np.ndarray, squares: np.ndarray, known: np.ndarray | float = 0.0) -> np.ndarray:
+def _variance_fit(basis: np.ndarray, squares: np.ndarray, known: np.ndarray | float = 0.0,
+                  counts: np.ndarray | None = None) -> np.ndarray:
     """Non-negative coefficients of squares ≈ known + basis·coef, reweighted by the model (var of a square ∝ σ⁴).
 
     ``known`` is a part of the variance measured elsewhere (the baseline's): it is
-    subtracted from the squares and counts in the weights.
+    subtracted from the squares and counts in the weights. ``counts`` are the degrees of
+    freedom behind each square (var of a square ∝ 1/counts); default equal.
     """
     norms = np.sqrt(np.sum(basis**2, axis=0))
     norms[norms == 0] = 1.0
     b = basis / norms
     target = squares - known
-    coef, _ = nnls(b, target)
+    dof = np.ones(target.size) if counts is None else np.sqrt(np.asarray(counts, float))
+    coef, _ = nnls(b * dof[:, None], target * dof)
     for _ in range(3):
         model = known + b @ coef
         floor = max(float(np.median(model)) * 1e-3, 1e-300)
-        ww = 1.0 / np.maximum(model, floor)
+        ww = dof / np.maximum(model, floor)
         coef, _ = nnls(b * ww[:, None], target * ww)
     return coef / norms
 
@@ -237,28 +240,7 @@ def estimate_noise(comp: Component, avg: ConditionAverages, samp: Sampling, *, f
     warnings = []
     R = comp.n_sweeps
     if R >= 2:
-        mu, slope = band_limited(samp, t, y, f_max_thz)
-        design = np.column_stack([mu, -slope])
-        resid = comp.sweeps - y  # deviation of each sweep from the mean
-        gs, _, _, _ = np.linalg.lstsq(design, resid.T, rcond=None)  # per-sweep (relative scale, shift)
-        squares = np.sum((resid - (design @ gs).T) ** 2, axis=0) / (R - 1)
-        a, b, c = _variance_fit(basis, squares)
-        var_sweep = basis @ np.array([a, b, c])
-        # each sweep's scale and shift again, weighted by the noise, and their spread from the noise alone
-        normal = design.T @ (design / var_sweep[:, None])
-        cov_stat = np.linalg.inv(normal) if np.linalg.cond(normal) < 1e12 else np.full((2, 2), np.inf)
-        g, s = cov_stat @ (design.T @ (resid / var_sweep).T)
-        # drift enters only where the sweeps scatter more than their noise allows (95 %): a max(0, excess)
-        # from a few sweeps would otherwise inflate every error; then the sweep scatter itself is the error
-        limit = chdtri(R - 1, 0.05) / (R - 1)  # the 95 % point of χ²/dof
-        drift_g = float(np.var(g, ddof=1)) if np.var(g, ddof=1) > limit * cov_stat[0, 0] else 0.0
-        drift_s = float(np.var(s, ddof=1)) if np.var(s, ddof=1) > limit * cov_stat[1, 1] else 0.0
-        labels = repeats if repeats is not None and len(repeats) == R else list(range(R))
-        drift = [{"repeat": int(r), "amplitude": float(1 + gi), "shift_fs": float(si)}
-                 for r, gi, si in zip(labels, g, s)]
-        return NoiseModel(float(np.sqrt(a)), float(np.sqrt(b)), float(np.sqrt(c)), "repeats",
-                          np.sqrt(var_sweep / R), R, base, drift, drift_g / R, drift_s / R, warnings, basis,
-                          float((R - 1) * t.size - 2 * R - 3))
+        return _from_sweeps(comp, samp, basis, f_max_thz, base, repeats, warnings)
     # a single sweep: the additive part from the baseline (where nothing else is), the rest from above the band
     if not np.isfinite(base):
         warnings.append(f"one sweep and no baseline before {before_fs:.0f} fs: the noise is taken from the fit's own "
@@ -281,6 +263,68 @@ def estimate_noise(comp: Component, avg: ConditionAverages, samp: Sampling, *, f
     var = basis @ np.array([a, b, c])
     return NoiseModel(float(np.sqrt(a)), float(np.sqrt(b)), float(np.sqrt(c)), method, np.sqrt(var), 1,
                       base, [], 0.0, 0.0, warnings, basis, dof)
+
+
+MIN_SWEEP_POINTS = 6  # a sweep with fewer delays keeps its own scale and shift (too few to fit them)
+
+
+def _from_sweeps(comp: Component, samp: Sampling, basis: np.ndarray, f_max_thz: float, base: float,
+                 repeats: list | None, warnings: list) -> NoiseModel:
+    """The ``repeats`` method: scatter between sweeps, each sweep's scale and shift taken out.
+
+    Sweeps need not cover the same delays (an adaptive design measures each batch at
+    its own): a delay measured n times contributes n − 1 degrees of freedom, each
+    sweep's scale and shift are fitted on its own delays, and the per-sample variance
+    is corrected for the 2(R − 1) degrees of freedom those fits take.
+    """
+    t, y, sweeps = comp.delay_fs, comp.value, comp.sweeps
+    R = sweeps.shape[0]
+    seen = np.isfinite(sweeps)
+    n = seen.sum(axis=0)
+    mu, slope = band_limited(samp, t, y, f_max_thz)
+    design = np.column_stack([mu, -slope])
+    resid = np.where(seen, sweeps - y, 0.0)  # deviation of each sweep from the mean
+    fits = [seen[r].sum() >= MIN_SWEEP_POINTS for r in range(R)]
+    removed = np.zeros_like(resid)
+    for r in np.nonzero(fits)[0]:  # per-sweep (relative scale, shift)
+        rows = seen[r]
+        gs, _, _, _ = np.linalg.lstsq(design[rows], resid[r, rows], rcond=None)
+        removed[r, rows] = design[rows] @ gs
+    scatter = n >= 2
+    dof_points = float(np.sum(n[scatter] - 1))
+    dof_left = dof_points - 2.0 * max(int(np.sum(fits)) - 1, 0)
+    correction = dof_points / dof_left if dof_left > 0 else 1.0
+    squares = np.sum((resid - removed)[:, scatter] ** 2, axis=0) / (n[scatter] - 1) * correction
+    a, b, c = _variance_fit(basis[scatter], squares, counts=n[scatter] - 1)
+    var_sample = basis @ np.array([a, b, c])
+    # each sweep's scale and shift again, weighted by the noise, and their spread from the noise alone
+    g, s, var_g, var_s, which = [], [], [], [], []
+    for r in np.nonzero(fits)[0]:
+        rows = seen[r]
+        normal = design[rows].T @ (design[rows] / var_sample[rows, None])
+        if np.linalg.cond(normal) >= 1e12:
+            continue
+        cov = np.linalg.inv(normal)
+        gr, sr = cov @ (design[rows].T @ (resid[r, rows] / var_sample[rows]))
+        g.append(gr)
+        s.append(sr)
+        var_g.append(cov[0, 0])
+        var_s.append(cov[1, 1])
+        which.append(r)
+    drift_g = drift_s = 0.0
+    if len(g) >= 2:
+        # drift enters only where the sweeps scatter more than their noise allows (95 %): a max(0, excess)
+        # from a few sweeps would otherwise inflate every error; then the sweep scatter itself is the error
+        limit = chdtri(len(g) - 1, 0.05) / (len(g) - 1)  # the 95 % point of χ²/dof
+        drift_g = float(np.var(g, ddof=1)) if np.var(g, ddof=1) > limit * np.mean(var_g) else 0.0
+        drift_s = float(np.var(s, ddof=1)) if np.var(s, ddof=1) > limit * np.mean(var_s) else 0.0
+    labels = repeats if repeats is not None and len(repeats) == R else list(range(R))
+    drift = [{"repeat": int(labels[r]), "amplitude": float(1 + gi), "shift_fs": float(si)}
+             for r, gi, si in zip(which, g, s)]
+    with np.errstate(divide="ignore"):
+        sigma = np.sqrt(var_sample / np.maximum(n, 1))
+    return NoiseModel(float(np.sqrt(a)), float(np.sqrt(b)), float(np.sqrt(c)), "repeats", sigma, R, base, drift,
+                      drift_g / max(len(g), 1), drift_s / max(len(g), 1), warnings, basis, float(dof_left - 3))
 
 
 def from_residuals(noise: NoiseModel, squares: np.ndarray) -> NoiseModel:

@@ -259,11 +259,26 @@ def _form(avg: ConditionAverages, coef: dict) -> Component | None:
     if complete.sum() >= 2:
         per_sweep = per_sweep[complete]
         stderr = np.std(per_sweep, axis=0, ddof=1) / np.sqrt(per_sweep.shape[0])
+    elif _uneven(per_sweep):
+        # sweeps over different delays (an adaptive design): each keeps its own points, NaN elsewhere
+        per_sweep = per_sweep[np.any(np.isfinite(per_sweep), axis=1)]
+        n = np.sum(np.isfinite(per_sweep), axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread = np.nanstd(np.where(n >= 2, per_sweep, 0.0), axis=0, ddof=1)
+        stderr = np.where(n >= 2, spread / np.sqrt(np.maximum(n, 1)), np.nan)
     else:
         errs = np.array([avg.groups[k][1] for k in coef])[:, valid]
         stderr = np.sqrt(c**2 @ errs**2)
         per_sweep = per_sweep[complete] if complete.any() else None
     return Component(avg.delay_fs[valid], value, stderr, per_sweep, dict(coef))
+
+
+MIN_REPEATED_DELAYS = 8  # delays measured in two or more sweeps that uneven sweeps need to measure the noise
+
+
+def _uneven(per_sweep: np.ndarray) -> bool:
+    """Sweeps that do not each cover every delay, but measure enough delays twice or more to scatter."""
+    return bool(np.sum(np.sum(np.isfinite(per_sweep), axis=0) >= 2) >= MIN_REPEATED_DELAYS)
 
 
 def components(avg: ConditionAverages, require: tuple[str, ...] | list[str] = ()) -> dict[str, Component]:

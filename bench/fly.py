@@ -30,8 +30,7 @@ from bluesky import RunEngine
 
 from femtospin import analysis
 from femtospin.acquisition import sim_profile
-from femtospin.acquisition.live._live import analysis_options
-from femtospin.plans import delay_grid, thz_emission
+from femtospin.plans import analysis_options, delay_grid, thz_emission
 
 SAMPLE = "CoFeB(5)|Pt(3)"
 

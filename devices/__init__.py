@@ -45,7 +45,17 @@ from ._metadata import (
 )
 from ._motion import FS_PER_MM_DOUBLE_PASS, N_AIR, DelayCalibration, DelayLine, RotationStage, SpotStage
 from ._pump import PumpPowerMeter, PumpShutter
-from ._table import OPTIONAL_ROLES, REQUIRED_ROLES, ROLE_INTERFACES, ROLES, Clock, Table, plan_devices
+from ._table import (
+    OPTIONAL_ROLES,
+    REQUIRED_ROLES,
+    ROLE_INTERFACES,
+    ROLES,
+    WALL_CLOCK,
+    Clock,
+    Table,
+    WallClock,
+    plan_devices,
+)
 from .drivers import InstrumentError, InstrumentTimeout
 
 __all__ = [
@@ -61,6 +71,8 @@ __all__ = [
     "Attenuator",
     "AxisSweep",
     "Clock",
+    "WALL_CLOCK",
+    "WallClock",
     "DelayCalibration",
     "DelayFlyer",
     "DelayLine",

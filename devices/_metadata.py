@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 TABLE_BLOCKS = ("sample", "detection", "pump", "laser", "spots")
-SETUP_KEYS = ("detection", "pump")  # what a plan reads besides its devices
+SETUP_KEYS = TABLE_BLOCKS  # what a plan reads besides its devices
 DEFAULT_PROBE_FWHM_FS = 20.0
 DEFAULT_CRYSTAL = "gap250"
 BALANCED_DETECTOR = {"detector": "balanced photodiodes", "aux_input": "balanced detector DC difference"}

@@ -10,6 +10,7 @@ before a plan runs. :func:`plan_devices` is the one way a plan gets its devices:
 from __future__ import annotations
 
 import inspect
+import time
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -48,11 +49,29 @@ OPTIONAL_ROLES = ("shutter", "analyser")  # a profile file may leave these out (
 
 @runtime_checkable
 class Clock(Protocol):
-    """A simulated table's clock: accelerated, the RunEngine's waits advance it instead of passing."""
+    """A table's clock, in seconds: a simulated one, accelerated, is advanced by the RunEngine's waits
+    instead of passing."""
 
     accelerated: bool
 
+    def now(self) -> float: ...
+
     def advance(self, seconds: float) -> None: ...
+
+
+class WallClock:
+    """A real table's clock: monotonic wall time; nothing is skipped."""
+
+    accelerated = False
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def advance(self, seconds: float) -> None:
+        pass
+
+
+WALL_CLOCK = WallClock()
 
 
 @dataclass
@@ -105,8 +124,9 @@ class Table:
 
     @property
     def setup(self) -> dict:
-        """The detection and pump this table's start documents record: what a plan needs to know
-        about the analysis its data will get (see :func:`femtospin.plans.check_baseline`)."""
+        """The blocks this table's start documents record (sample, detection, pump, laser, spots): what a
+        plan needs to know about the analysis its data will get (see :func:`femtospin.plans.check_baseline`;
+        an adaptive plan fits as the live analysis does)."""
         return setup_of(self.metadata)
 
     def devices(self) -> dict[str, object]:
@@ -116,11 +136,13 @@ class Table:
 
 def plan_devices(table: Table, plan) -> dict[str, object]:
     """The table's device for every role ``plan`` takes (``None`` where the table lacks the role), and the
-    table's setup if the plan takes one: the one way a plan gets its devices."""
+    table's setup and clock if the plan takes them: the one way a plan gets its devices."""
     params = inspect.signature(plan).parameters
     kwargs = {name: getattr(table, name) for name in params if name in ROLE_INTERFACES}
     if "setup" in params:
         kwargs["setup"] = table.setup
+    if "clock" in params:  # a plan that keeps to a table-time budget
+        kwargs["clock"] = table.clock if table.clock is not None else WALL_CLOCK
     return kwargs
 
 

@@ -31,7 +31,7 @@ from femtospin import analysis
 from femtospin.devices import DelayFlyer
 
 from ._conditions import Dimension
-from ._measure import PER_POINT_OVERHEAD_S, _unique, change_s, set_conditions
+from ._measure import PER_POINT_OVERHEAD_S, change_s, set_conditions, unique_devices
 from ._steps import Measurement, lockin_settle_s, make_safe
 from ._validate import PlanArgumentError
 
@@ -118,7 +118,7 @@ def fly_measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], st
     conditions = list(steps[0][0]) if steps else []
     cond_signals = {name: Signal(name=name, value=steps[0][0][name], kind=Kind.hinted) for name in conditions}
     point = point_signals(stage, lockin, power_meter)
-    others = [d for d in _unique([*(dev for d in dims for dev in d.devices), *readables])
+    others = [d for d in unique_devices([*(dev for d in dims for dev in d.devices), *readables])
               if d is not stage and d is not lockin and d is not power_meter]
     detectors = [*point.values(), *others, *cond_signals.values()]
     settle = lockin_settle_s(lockin)

@@ -35,7 +35,7 @@ def measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], steps:
     by_name = {d.name: d for d in dims}
     conditions = list(steps[0][0]) if steps else []
     signals = {name: Signal(name=name, value=steps[0][0][name], kind=Kind.hinted) for name in conditions}
-    devices = _unique([stage, lockin, *([power_meter] if power_meter is not None else []),
+    devices = unique_devices([stage, lockin, *([power_meter] if power_meter is not None else []),
                        *(dev for d in dims for dev in d.devices), *readables])
     detectors = [*devices, *signals.values()]
     settle = lockin_settle_s(lockin)
@@ -108,7 +108,8 @@ def estimate_s(steps, by_name: dict[str, Dimension], delays: np.ndarray, settle_
     return float(total)
 
 
-def _unique(devices):
+def unique_devices(devices):
+    """Each device once, in the order first given."""
     seen, out = set(), []
     for d in devices:
         if id(d) not in seen:

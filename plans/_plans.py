@@ -7,6 +7,9 @@ import bluesky.plan_stubs as bps
 import bluesky.preprocessors as bpp
 import numpy as np
 
+from femtospin.devices import WALL_CLOCK
+
+from ._adaptive import SAMPLINGS, adaptive_measure
 from ._conditions import (
     FAST_BY_DEFAULT,
     KERR_QWP_DEG,
@@ -67,11 +70,16 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
                  magnetization=(), angles=(), helicities=(), kerr=(), states=(), temperatures=(), spots=(),
                  fluences=(), repeats: int = 1, interleave: str = "scan", order: str = "abba", fast=None,
                  saturation_mT: float = 50.0, field_mT: float = 0.0, reverse_mT: float | None = None,
-                 ramp_K_per_min: float | None = None, mode: str = "step", readables=(), setup: dict | None = None,
-                 md: dict | None = None, plan_name: str = "thz_emission") -> Measurement:
+                 ramp_K_per_min: float | None = None, mode: str = "step", sampling: str = "grid",
+                 target: dict | None = None, budget_s: float | None = None, batch: int = 24, free=(), clock=None,
+                 readables=(), setup: dict | None = None, md: dict | None = None,
+                 plan_name: str = "thz_emission") -> Measurement:
     """One run of delay sweeps over every combination of the given conditions (see :func:`sweeps`).
 
-    Refused on a TR-MOKE table (its detection is not EOS): use :func:`moke_scan` there.
+    With ``sampling="adaptive"`` the delays are the candidates an adaptive design chooses
+    from, batch by batch, until ``target`` (e.g. ``{"tau_es_fs": 0.5}``) or ``budget_s``
+    of table time (:mod:`femtospin.plans._adaptive`). Refused on a TR-MOKE table (its
+    detection is not EOS): use :func:`moke_scan` there.
     """
     if not len(list(kerr)):
         check_detection(setup, "eos", plan_name)
@@ -85,7 +93,8 @@ def sweeps(lockin, stage, delays, *, magnet=None, sample_rotation=None, pump_qwp
            saturation_mT: float = 50.0, field_mT: float = 0.0, reverse_mT: float | None = None,
            ramp_K_per_min: float | None = None, readables=(), setup: dict | None = None,
            md: dict | None = None, plan_name: str = "thz_emission", prologue=None, epilogue=None,
-           extra_s: float = 0.0, mode: str = "step") -> Measurement:
+           extra_s: float = 0.0, mode: str = "step", sampling: str = "grid", target: dict | None = None,
+           budget_s: float | None = None, batch: int = 24, free=(), clock=None) -> Measurement:
     """One run of delay sweeps over every combination of the given conditions.
 
     Parameters
@@ -124,6 +133,17 @@ def sweeps(lockin, stage, delays, *, magnet=None, sample_rotation=None, pump_qwp
         ``step``: settle and read at each delay. ``fly``: each sweep a constant-velocity
         round trip recorded from the lock-in's buffer, binned at the grid's finest step
         (interleave ``scan`` only; see :mod:`femtospin.plans._fly`).
+    sampling : {"grid", "adaptive"}
+        ``grid``: measure ``delays``. ``adaptive``: two coarse sweeps, then batches of
+        ``batch`` delays (chosen among ``delays``) where the live fit learns most about
+        ``target``'s parameter per second, until its stderr reaches ``target``
+        (``{"tau_es_fs": 0.5}``) or ``budget_s`` of table time is spent (default: the time
+        of 8 passes over ``delays``); step mode, THz emission, slow conditions outer.
+    free : sequence of str
+        Fit parameters the sample's literature values would hold fixed, fitted instead
+        (the adaptive design and the live analysis both fit them).
+    clock : optional
+        The table's clock (filled in by the table), for the adaptive budget.
     setup : dict, optional
         The table's ``detection`` and ``pump`` as its start document records them
         (filled in from the profile by ``femtospin run``, ``serve`` and ``replay``).
@@ -134,6 +154,7 @@ def sweeps(lockin, stage, delays, *, magnet=None, sample_rotation=None, pump_qwp
         their expected duration (``moke_scan``'s static Kerr signal).
     """
     (mode,) = check_choices("mode", [mode], MODES)
+    (sampling,) = check_choices("sampling", [sampling], SAMPLINGS)
     delays = check_delays("delays", delays, stage)
     requested = {"temperature_K": temperatures, "spot_mm": spots, "fluence_mJcm2": fluences, "state": states,
                  "angle_deg": angles, "helicity": helicities, "kerr": kerr, "magnetization": magnetization}
@@ -156,6 +177,8 @@ def sweeps(lockin, stage, delays, *, magnet=None, sample_rotation=None, pump_qwp
     dims = [builders[name](list(values)) for name in LOOP_ORDER if len(list(values := requested[name]))]
     fast = [d.name for d in dims if d.name in FAST_BY_DEFAULT] if fast is None else list(fast)
     steps = schedule(dims, fast, repeats, len(delays), interleave, order)
+    if sampling == "adaptive":
+        return _adaptive(**locals())
     if not len(list(kerr)):  # a TR-MOKE measurement is not deconvolved through an EOS response
         check_baseline("delays", delays, setup, sweeps=repeats)
     # recorded under the parameter names, so the plan can be called again from its start document (replay)
@@ -370,6 +393,29 @@ def find_time_zero(lockin, stage, *, start_fs: float = -3000.0, stop_fs: float =
 
     estimated = (len(coarse) + n_fine) * (settle + 0.05)
     return Measurement(run(), _md, estimated)
+
+
+def _adaptive(lockin, stage, delays, dims, fast, interleave, order, requested, repeats, mode, kerr, prologue,
+              epilogue, target, budget_s, batch, free, clock, setup, plan_name, power_meter, magnet, heater,
+              readables, md, saturation_mT, field_mT, reverse_mT, ramp_K_per_min, temperatures, **_):
+    """The adaptive design of :func:`sweeps` (refusals first: what it cannot combine with)."""
+    if mode != "step":
+        raise PlanArgumentError("sampling adaptive: step mode only (each batch is a handful of scattered delays)")
+    if len(list(kerr)) or prologue is not None or epilogue is not None:
+        raise PlanArgumentError("sampling adaptive: THz emission only (the design fits the EOS forward model)")
+    if repeats != 1:
+        raise PlanArgumentError("repeats: the adaptive design decides how often each delay is measured; "
+                                "leave repeats at 1")
+    args = {"delays": delays.tolist(),
+            **{PARAMETER_OF_CONDITION[k]: list(v) for k, v in requested.items() if len(list(v))},
+            "interleave": interleave, "order": order, "fast": fast, "saturation_mT": saturation_mT,
+            "field_mT": field_mT, "reverse_mT": reverse_mT, "ramp_K_per_min": ramp_K_per_min, "mode": mode,
+            "sampling": "adaptive", "target": target, "budget_s": budget_s, "batch": batch, "free": list(free)}
+    return adaptive_measure(lockin, stage, delays, dims, fast, interleave, order, target=target, budget_s=budget_s,
+                            batch=batch, free=free, clock=clock if clock is not None else WALL_CLOCK, setup=setup,
+                            plan_name=plan_name, plan_args=args, power_meter=power_meter, magnet=magnet,
+                            heater=heater if len(list(temperatures)) else None, readables=readables,
+                            md={"fast_conditions": fast, "interleave": interleave, "order": order, **(md or {})})
 
 
 def _executor(mode: str):

@@ -47,6 +47,7 @@ class Measurement:
     messages: Generator[Msg, object, object]
     md: dict = field(default_factory=dict)
     estimated_s: float = 0.0
+    outcome: list = field(default_factory=list)  # lines the plan adds as it ends (why an adaptive design stopped)
 
     # the generator protocol, so preprocessors and ``yield from`` treat it as the plan it is
     def __iter__(self):

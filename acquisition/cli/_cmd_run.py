@@ -176,8 +176,10 @@ def _prepare(args):
 def duration_lines(plan: str, measurement, table: Table) -> list[str]:
     """The estimate, and a warning before a run that holds the table (wall clock) for longer than LONG_RUN_S."""
     accelerated = table.clock is not None and table.clock.accelerated
-    lines = [f"{plan}: {measurement.md.get('num_points', '?')} points, estimated duration "
-             f"{_duration(measurement.estimated_s)}" + (" of simulated time" if accelerated else "")]
+    adaptive = (measurement.md.get("sampling") or {}).get("mode") == "adaptive"
+    at_most = "at most " if adaptive else ""  # an adaptive design stops at its target, within its budget
+    lines = [f"{plan}: {at_most}{measurement.md.get('num_points', '?')} points, estimated duration "
+             f"{at_most}{_duration(measurement.estimated_s)}" + (" of simulated time" if accelerated else "")]
     if not accelerated and measurement.estimated_s > LONG_RUN_S:
         hint = "; --profile sim:fast skips the waits" if table.sim is not None else ""
         lines.append(f"warning: a long run: about {_duration(measurement.estimated_s)} of wall-clock time "
@@ -201,6 +203,8 @@ def run(args) -> int:
             print(f"run uid: {uid}")
             print(f"data:    {session.writer.path(uid)}")
         _results(args, session, table, catalog)
+        for line in measurement.outcome:  # an adaptive design: why it stopped
+            print(line)
     except RunEngineInterrupted:
         return interrupted(session)
     except KeyboardInterrupt as exc:  # outside the RunEngine's hold: before the run began, or after it ended

@@ -92,6 +92,18 @@ def _static_kerr(text: str) -> dict:
     return out
 
 
+def _target(text: str) -> dict:
+    """``tau_es_fs=0.5`` → ``{"tau_es_fs": 0.5}``: one fit parameter and the stderr to stop at."""
+    name, sep, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        sep = ""
+    if not sep or not name.strip() or not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: give PARAMETER=STDERR with a stderr > 0, e.g. tau_es_fs=0.5")
+    return {name.strip(): number}
+
+
 def _delays(text: str):
     """START:STOP:STEP or a comma list."""
     return ("range", _range(text)) if ":" in text else ("list", _floats(text))
@@ -149,6 +161,13 @@ ARGS = {
     "step_fs": Arg(float, "fs", "delay step"),
     "fine_step_fs": Arg(float, "fs", "fine step around the peak"),
     "mode": Arg(str, "", "step (settle and read at each delay) or fly (continuous round trips, lock-in buffer)"),
+    "sampling": Arg(str, "", "grid (measure the delays given) or adaptive (choose among them, batch by batch, "
+                             "where the live fit learns most)"),
+    "target": Arg(_target, "", "adaptive: stop when a fitted parameter's stderr reaches this, e.g. tau_es_fs=0.5"),
+    "budget_s": Arg(float, "s", "adaptive: table time budget (default: the time of 8 passes over the delays)"),
+    "batch": Arg(_count, "", "adaptive: delays chosen per batch"),
+    "free": Arg(_words, "", "fit parameters the sample's literature values would hold fixed, fitted instead "
+                            "(e.g. tau_ep_fs)"),
 }
 
 

@@ -9,7 +9,6 @@ from .._lazy import lazy_exports
 _WHERE = {
     "LiveAnalysis": "._live",
     "SeriesResult": "._live_series",
-    "analysis_options": "._live",
 }
 
 __all__ = sorted(_WHERE)

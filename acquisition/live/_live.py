@@ -26,7 +26,8 @@ import numpy as np
 from event_model import compose_run
 
 from femtospin import analysis
-from femtospin.devices import detection_of, laser_nominal_W, pump_of, sample_name, spot_sample
+from femtospin.devices import laser_nominal_W, spot_sample
+from femtospin.plans import analysis_options
 
 from ..cli._cli import background
 from ..storage._describe import condition_groups, delay_field, label
@@ -37,7 +38,6 @@ from ._live_series import SeriesResult, plot_series, series_kind, series_lines, 
 SYMMETRY = ("magnetization", "angle_deg", "helicity")  # conditions the components are formed from
 LIVE_READINGS = {"overload": "lockin_overload", "power": "power_meter_power"}  # row: event field
 ARGUMENT = {"repeat": "repeat", "overload": "overload", "power": "reference"}  # row: analyze() argument
-FIX_SOURCES = {"resolution_fwhm_fs": "the run's pump duration (start document)"}  # what the live fit fixes
 WRAP = 72  # characters per line of the report's text panel: wider would squeeze the plots
 MIN_DELAYS = 16
 PREVIOUS_RUN_TIMEOUT_S = 60.0
@@ -75,40 +75,6 @@ class LiveState:
     def summary(self) -> list[str]:
         """Lines printed after the fit lines (TR-MOKE: static Kerr signals, spin accumulation; a series' fit)."""
         return summary_lines(self.results) + series_lines(self.series)
-
-
-def analysis_options(start: dict, sample: str | None = None) -> dict | None:
-    """How to analyse a run, from its start document alone; None if it is not a THz-emission run.
-
-    The sample's stack (``sample``, else the recorded one) decides the model,
-    component and fixed literature values (the materials table); the pump
-    duration is the model's resolution; the laser's nominal power is the level
-    the signal is normalized to.
-    """
-    detection = detection_of(start)
-    if detection.mode != "eos":
-        return None  # TR-MOKE waveforms are not deconvolved through an EOS response
-    sample = sample or sample_name(start)
-    try:
-        analysis.stack_physics(sample or "")
-    except ValueError:
-        sample = None  # a sample the materials table does not know: every parameter is fitted
-    options = {"sample": sample, "probe_fwhm_fs": detection.probe_fwhm_fs}
-    fwhm = pump_of(start).get("fwhm_fs")
-    if fwhm:
-        options["fix"] = {"resolution_fwhm_fs": float(fwhm)}
-        options["fix_sources"] = FIX_SOURCES
-    fly = (start.get("fly") or {}).get("filter")
-    if fly:  # a fly run: the lock-in's filter along the sweep is part of the forward model
-        options["sweep"] = fly
-    nominal = laser_nominal_W(start)
-    if nominal:
-        options["reference_level"] = float(nominal)
-    if detection.transfer is not None:
-        options["transfer"], options["detector"] = detection.transfer, None
-    else:
-        options["detector"] = detection.crystal
-    return options
 
 
 def group_options(start: dict, group: dict, options: dict) -> dict:

@@ -1,12 +1,22 @@
 """The table contract: roles typed by their interfaces, checked when a table is built; one way to a plan's devices."""
 
+import time
 from dataclasses import fields
 
 import pytest
 from ophyd import Device
 
 from femtospin.acquisition import load_profile
-from femtospin.devices import OPTIONAL_ROLES, REQUIRED_ROLES, ROLE_INTERFACES, ROLES, Table, plan_devices
+from femtospin.devices import (
+    OPTIONAL_ROLES,
+    REQUIRED_ROLES,
+    ROLE_INTERFACES,
+    ROLES,
+    WALL_CLOCK,
+    Clock,
+    Table,
+    plan_devices,
+)
 from femtospin.plans import PLANS, field_loop, thz_emission
 
 
@@ -40,7 +50,19 @@ def test_a_plan_gets_the_devices_of_its_roles_and_the_setup_if_it_takes_one():
     loop = plan_devices(table, field_loop)
     assert set(loop) == {"lockin", "stage", "magnet", "power_meter"}
     for name, plan in PLANS.items():  # every plan's device arguments are roles
-        assert set(plan_devices(table, plan)) - {"setup"} <= set(ROLES), name
+        assert set(plan_devices(table, plan)) - {"setup", "clock"} <= set(ROLES), name
+
+
+def test_a_plan_that_keeps_a_budget_gets_the_tables_clock_or_the_wall_clock():
+    table = load_profile("sim:fast")
+    assert plan_devices(table, thz_emission)["clock"] is table.clock
+    assert "clock" not in plan_devices(table, field_loop)
+    real = Table(stage=table.stage, lockin=table.lockin)
+    clock = plan_devices(real, thz_emission)["clock"]
+    assert clock is WALL_CLOCK and not clock.accelerated and isinstance(clock, Clock)
+    before = clock.now()
+    time.sleep(0.01)  # an event ordering, not a duration: the wall clock moves forward
+    assert clock.now() > before
 
 
 def test_the_detection_block_is_read_back_as_it_was_written():

@@ -123,7 +123,7 @@ def test_the_command_line_and_queue_get_the_tables_setup():
 
     znte = sim_profile(fast=True, detection=Detection(detector="znte1000"))
     assert plan_devices(znte, thz_emission)["setup"] == znte.setup == {
-        "detection": znte.metadata["detection"], "pump": znte.metadata["pump"]}
+        k: znte.metadata[k] for k in ("sample", "detection", "pump", "laser")}
     assert "setup" not in plan_devices(znte, field_loop)
     queued = queue_plans(znte)["thz_emission"]
     assert "setup" not in queued.__signature__.parameters  # filled in by the table, like a device
