@@ -43,6 +43,33 @@ def test_every_plan_has_a_command_line_case():
 MOKE_PLANS = ("moke_scan", "static_kerr")  # on the TR-MOKE table
 
 
+def test_an_adaptive_run_says_why_it_stopped(tmp_path, capsys):
+    code = main(["run", "thz_emission", "--profile", "sim:fast", "--data-dir", str(tmp_path), "--no-progress",
+                 "--delays", "-800:1000:20", "--magnetization", "1,-1", "--sampling", "adaptive",
+                 "--target", "tau_es_fs=0.4", "--budget-s", "900", "--batch", "12"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "at most" in out.splitlines()[0]
+    assert any(line.startswith("adaptive: target reached: tau_es_fs") for line in out.splitlines()), out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--target", "tau_es_fs"], "give PARAMETER=STDERR"),
+    (["--target", "tau_es_fs=-1"], "give PARAMETER=STDERR"),
+    (["--target", "R=0.1"], "'R' is not fitted"),
+    ([], "give a target stderr"),
+])
+def test_a_bad_adaptive_request_is_one_line_and_nothing_runs(argv, message, tmp_path, capsys):
+    try:
+        code = main(["run", "thz_emission", "--profile", "sim:fast", "--data-dir", str(tmp_path), "--no-progress",
+                     "--delays", "-800:1000:20", "--sampling", "adaptive", *argv])
+    except SystemExit as exc:  # the parser's refusal
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not list(tmp_path.glob("*.jsonl"))
+
+
 @pytest.mark.parametrize("plan", sorted(SMALL))
 def test_every_plan_runs_from_the_command_line(plan, tmp_path, capsys):
     profile = "sim-moke:fast" if plan in MOKE_PLANS else "sim:fast"

@@ -254,6 +254,20 @@ def test_a_queued_plan_is_stored_like_femtospin_run(served):
     assert fitted == [uid]
 
 
+def test_an_adaptive_design_runs_from_the_queue_like_any_plan(served):
+    api, data = served
+    api.item_add(BPlan("thz_emission", delays=np.arange(-800.0, 1001.0, 20.0).tolist(), magnetization=[1, -1],
+                       sampling="adaptive", target={"tau_es_fs": 0.5}, budget_s=600.0, batch=12))
+    item = _run_queue(api)
+    assert item["result"]["exit_status"] == "completed", item["result"]
+    (uid,) = item["result"]["run_uids"]
+    run = load_run(uid, data)
+    assert run.start["sampling"]["mode"] == "adaptive" and "clock" not in run.start["plan_args"]
+    design = run.table("design")
+    assert design["design_reason"][-1] == "stop"
+    assert design["design_stop"][-1].startswith(("target reached", "time budget spent"))
+
+
 def _item(name: str, meta: dict | None = None, **kwargs) -> dict:
     return {"item_type": "plan", "name": name, "kwargs": {"delays": [0.0, 10.0], **kwargs}, "meta": meta or {}}
 
