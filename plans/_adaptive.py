@@ -36,8 +36,8 @@ from ophyd import Kind, Signal
 from femtospin import analysis
 
 from ._analysis import analysis_options
-from ._measure import PER_POINT_OVERHEAD_S, estimate_s, set_conditions, unique_devices
-from ._steps import Measurement, lockin_settle_s, make_safe, read_at
+from ._measure import PER_POINT_OVERHEAD_S, estimate_s, run_steps, unique_devices
+from ._steps import Measurement, lockin_settle_s, make_safe
 from ._validate import PlanArgumentError, check_baseline, check_positive
 
 SAMPLINGS = ("grid", "adaptive")
@@ -157,14 +157,8 @@ def adaptive_measure(lockin, stage, delays: np.ndarray, dims, fast, interleave: 
         visit = combos[::-1] if flip else combos
         steps = ([({**outer, "repeat": b, **c}, ordered) for c in visit] if interleave == "scan" else
                  [({**outer, "repeat": b, **c}, [i]) for i in ordered for c in visit])
-        for conds, idx in steps:
-            yield from bps.checkpoint()
-            yield from set_conditions(conds, current, conditions, by_name, signals)
-            for k, i in enumerate(idx):
-                if k:
-                    yield from bps.checkpoint()
-                reading = yield from read_at(stage, delays[i], settle, detectors, power_meter)
-                rows.append(_row(reading, fields, conds))
+        yield from run_steps(steps, current, conditions, by_name, signals, stage, delays, settle, detectors,
+                             power_meter, lambda reading, conds: rows.append(_row(reading, fields, conds)))
 
     def record(picks, b, reason_fit, fit_info, elapsed, stop=""):
         for p in picks:

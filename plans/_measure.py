@@ -60,17 +60,27 @@ def measure(lockin, stage, delays: np.ndarray, dims: Sequence[Dimension], steps:
         current: dict = {}
         if prologue is not None:
             yield from prologue()
-        for conds, indices in steps:
-            yield from bps.checkpoint()
-            yield from set_conditions(conds, current, conditions, by_name, signals)
-            for k, i in enumerate(indices):
-                if k:
-                    yield from bps.checkpoint()
-                yield from read_at(stage, delays[i], settle, detectors, power_meter)
+        yield from run_steps(steps, current, conditions, by_name, signals, stage, delays, settle, detectors,
+                             power_meter)
         if epilogue is not None:
             yield from epilogue()
 
     return Measurement(run(), _md, estimated)
+
+
+def run_steps(steps, current: dict, conditions, by_name: dict[str, Dimension], signals: dict, stage,
+              delays: np.ndarray, settle: float, detectors, power_meter=None, on_reading=None):
+    """Measure ``steps``: the conditions that changed, then each delay (a checkpoint before every point, so a
+    suspension redoes only it); ``on_reading(reading, conds)`` sees each event's reading."""
+    for conds, indices in steps:
+        yield from bps.checkpoint()
+        yield from set_conditions(conds, current, conditions, by_name, signals)
+        for k, i in enumerate(indices):
+            if k:
+                yield from bps.checkpoint()
+            reading = yield from read_at(stage, delays[i], settle, detectors, power_meter)
+            if on_reading is not None:
+                on_reading(reading, conds)
 
 
 def set_conditions(conds: dict, current: dict, conditions, by_name: dict[str, Dimension], signals: dict):
