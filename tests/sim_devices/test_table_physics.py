@@ -417,6 +417,23 @@ def test_same_seed_gives_identical_readings_and_different_seeds_differ():
     assert np.std(xs) > 0
 
 
+def test_polling_the_power_meter_changes_no_reading_of_a_seeded_run():
+    def run(polls):
+        table = make("CoFeB(5)|Pt(3)", Noise(seed=7))
+        readings = []
+        for _ in range(10):
+            table.clock.advance(1.3)
+            for _ in range(polls):  # the laser watch reads it on its own, as often as wall time allows
+                table.pump_power_W()
+            readings.append((table.pump_power_W(), table.lockin_output()))
+        return readings
+
+    quiet, polled = run(0), run(5)
+    assert quiet == polled
+    powers = [p for p, _ in quiet]
+    assert len(set(powers)) == len(powers)  # noisy from one instant to the next, not frozen
+
+
 @pytest.mark.parametrize("tau, slope", [(0.4, 24), (0.1, 6), (1.0, 12), (0.03, 18)])
 def test_noise_scales_with_sqrt_noise_bandwidth(tau, slope):
     def std_x(time_constant, slope_db):
