@@ -76,10 +76,11 @@ def thz_emission(lockin, stage, delays, *, magnet=None, sample_rotation=None, pu
                  plan_name: str = "thz_emission") -> Measurement:
     """One run of delay sweeps over every combination of the given conditions (see :func:`sweeps`).
 
-    With ``sampling="adaptive"`` the delays are the candidates an adaptive design chooses
-    from, batch by batch, until ``target`` (e.g. ``{"tau_es_fs": 0.5}``) or ``budget_s``
-    of table time (:mod:`femtospin.plans._adaptive`). Refused on a TR-MOKE table (its
-    detection is not EOS): use :func:`moke_scan` there.
+    With sampling adaptive (``--sampling adaptive --target tau_es_fs=0.5``) the delays are
+    the candidates a design chooses from, batch by batch, where the live fit learns most,
+    until the target's stderr or the table-time budget (``--budget-s``) is reached
+    (docs/analysis.md §11). Refused on a TR-MOKE table (its detection is not EOS): use
+    :func:`moke_scan` there.
     """
     if not len(list(kerr)):
         check_detection(setup, "eos", plan_name)
