@@ -35,7 +35,7 @@ from ophyd import Kind, Signal
 
 from femtospin import analysis
 
-from ._analysis import analysis_options
+from ._analysis import analysis_options, fitted_parameters
 from ._measure import PER_POINT_OVERHEAD_S, estimate_s, run_steps, unique_devices
 from ._steps import Measurement, lockin_settle_s, make_safe
 from ._validate import PlanArgumentError, check_baseline, check_positive
@@ -59,22 +59,14 @@ def check_target(target, budget_s, batch, n_delays: int, setup: dict | None, fre
     if not (isinstance(batch, int) and MIN_BATCH <= batch <= n_delays):
         raise PlanArgumentError(f"batch: {batch!r} delays per batch; must be a whole number in "
                                 f"[{MIN_BATCH}, {n_delays}] (the number of delays given)")
-    options = analysis_options(setup or {}) or {}
-    physics = analysis.stack_physics(options["sample"]) if options.get("sample") else None
-    model = analysis.MODELS[physics.model if physics else "spin-voltage"]
-    held = set(physics.fixed) - set(free or ()) if physics else set()
-    fitted = [k for k, v in model.params.items() if v.vary and k not in held]
-    unknown = set(free or ()) - set(model.params)
-    if unknown:
-        raise PlanArgumentError(f"free: {sorted(unknown)} are not parameters of the {model.name} model; "
-                                f"parameters: {', '.join(model.params)}")
+    model, fitted = fitted_parameters(setup, free)
     if target is None:
         return None, None
     if not isinstance(target, dict) or len(target) != 1:
         raise PlanArgumentError(f"target: {target!r}; give one parameter and its stderr, e.g. tau_es_fs=0.5")
     (name, value), = target.items()
     if name not in fitted:
-        raise PlanArgumentError(f"target: {name!r} is not fitted by the {model.name} model of this sample; "
+        raise PlanArgumentError(f"target: {name!r} is not fitted by the {model} model of this sample; "
                                 f"fitted: {', '.join(fitted)}")
     try:
         value = float(value)

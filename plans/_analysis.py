@@ -6,6 +6,8 @@ from __future__ import annotations
 from femtospin import analysis
 from femtospin.devices import detection_of, laser_nominal_W, pump_of, sample_name
 
+from ._validate import PlanArgumentError
+
 FIX_SOURCES = {"resolution_fwhm_fs": "the run's pump duration (start document)"}  # what the live fit fixes
 
 
@@ -44,3 +46,22 @@ def analysis_options(start: dict, sample: str | None = None) -> dict | None:
     else:
         options["detector"] = detection.crystal
     return options
+
+
+def fitted_parameters(setup: dict | None, free=()) -> tuple[str, list[str]]:
+    """The model a run on this table is fitted with, and the parameters the fit varies (``free`` included).
+
+    Raises
+    ------
+    PlanArgumentError
+        If ``free`` names a parameter the model does not have.
+    """
+    options = analysis_options(setup or {}) or {}
+    physics = analysis.stack_physics(options["sample"]) if options.get("sample") else None
+    model = analysis.MODELS[physics.model if physics else "spin-voltage"]
+    unknown = set(free or ()) - set(model.params)
+    if unknown:
+        raise PlanArgumentError(f"free: {sorted(unknown)} are not parameters of the {model.name} model; "
+                                f"parameters: {', '.join(model.params)}")
+    held = set(physics.fixed) - set(free or ()) if physics else set()
+    return model.name, [k for k, v in model.params.items() if v.vary and k not in held]

@@ -10,6 +10,7 @@ import numpy as np
 from femtospin.devices import WALL_CLOCK
 
 from ._adaptive import SAMPLINGS, adaptive_measure
+from ._analysis import fitted_parameters
 from ._conditions import (
     FAST_BY_DEFAULT,
     KERR_QWP_DEG,
@@ -188,6 +189,9 @@ def sweeps(lockin, stage, delays, *, magnet=None, sample_rotation=None, pump_qwp
             "repeats": repeats, "interleave": interleave, "order": order, "fast": fast,
             "saturation_mT": saturation_mT, "field_mT": field_mT, "reverse_mT": reverse_mT,
             "ramp_K_per_min": ramp_K_per_min, "mode": mode}
+    if len(list(free)):  # the live analysis frees them too (it reads them from the start document)
+        fitted_parameters(setup, free)
+        args["free"] = list(free)
     hooks = {"prologue": prologue, "epilogue": epilogue, "extra_s": extra_s}
     if mode == "fly":
         if prologue is not None or epilogue is not None:

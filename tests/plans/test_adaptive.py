@@ -159,3 +159,14 @@ def test_a_target_the_sample_frees_is_accepted():
     with pytest.raises(PlanArgumentError, match="'tau_ep_fs' is not fitted"):
         _plan(t, target={"tau_ep_fs": 5.0})
     _plan(t, target={"tau_ep_fs": 5.0}, free=("tau_ep_fs",))
+
+
+def test_freed_parameters_reach_the_live_fit_of_a_grid_run_too():
+    t = _table()
+    m = thz_emission(**plan_devices(t, thz_emission), delays=DELAYS, magnetization=(1, -1), free=("tau_ep_fs",))
+    assert m.md["plan_args"]["free"] == ["tau_ep_fs"]
+    assert analysis_options({**m.md, **t.metadata})["free"] == ("tau_ep_fs",)
+    plain = thz_emission(**plan_devices(t, thz_emission), delays=DELAYS, magnetization=(1, -1))
+    assert "free" not in plain.md["plan_args"] and "free" not in analysis_options({**plain.md, **t.metadata})
+    with pytest.raises(PlanArgumentError, match="free: \\['tau_x'\\]"):
+        thz_emission(**plan_devices(t, thz_emission), delays=DELAYS, free=("tau_x",))
