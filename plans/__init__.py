@@ -6,6 +6,7 @@ names the argument, the value and the allowed range; nothing has moved) and
 returns a :class:`Measurement` whose messages leave the table safe on any exit.
 """
 
+from ._adaptive import STREAM as DESIGN_STREAM
 from ._analysis import FIX_SOURCES, analysis_options
 from ._conditions import HELICITY_QWP_DEG, KERR_QWP_DEG, LOOP_ORDER, Dimension, schedule
 from ._measure import measure
@@ -49,6 +50,7 @@ PLANS = {p.__name__: p for p in (thz_emission, delay_scan, moke_scan, static_ker
                                   fluence_series, field_loop, qwp_sweep, find_time_zero)}
 
 __all__ = [
+    "DESIGN_STREAM",
     "FIX_SOURCES",
     "analysis_options",
     "HELICITY_QWP_DEG",

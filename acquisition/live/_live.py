@@ -27,7 +27,7 @@ from event_model import compose_run
 
 from femtospin import analysis
 from femtospin.devices import laser_nominal_W, spot_sample
-from femtospin.plans import analysis_options
+from femtospin.plans import DESIGN_STREAM, analysis_options
 
 from ..cli._cli import background
 from ..storage._describe import condition_groups, delay_field, label
@@ -70,6 +70,7 @@ class LiveState:
     report: Path | None = None
     error: str = ""
     series: SeriesResult | None = None  # a series plan's result, at the end of the run
+    design: list = field(default_factory=list)  # an adaptive design: why it stopped (one line per slow value)
 
     @property
     def summary(self) -> list[str]:
@@ -253,7 +254,7 @@ class LiveAnalysis:
         self._delay_field = delay_field(doc)
         self._conditions = [c for c in doc.get("conditions", []) if c != "repeat"]
         self._sweeps = "repeat" in doc.get("conditions", [])
-        self._primary = None
+        self._primary = self._design = None
         self._readings: dict[str, str] = {}
         self._rows: dict[str, list] = {k: [] for k in ("delay", "signal", *self._conditions)}
         self._last_key = None
@@ -271,6 +272,8 @@ class LiveAnalysis:
     def _descriptor(self, doc):
         if self._moke is not None:
             self._moke.descriptor(doc)
+        if doc.get("name") == DESIGN_STREAM:
+            self._design = doc["uid"]
         if doc.get("name") == "primary":
             self._primary = doc["uid"]
             # the sweep index, the overload flag and the pump power, where this run records them
@@ -281,6 +284,9 @@ class LiveAnalysis:
 
     def _event(self, doc):
         if self._live and self._moke is not None and self._moke.event(doc):
+            return
+        if doc["descriptor"] == self._design and doc["data"].get("design_stop"):
+            self.state.design.append(doc["data"]["design_stop"])
             return
         if not self._live or doc["descriptor"] != self._primary:
             return
@@ -528,6 +534,8 @@ def report_lines(state: LiveState) -> list[str]:
         warnings.update(dict.fromkeys(prefix + w for w in r.result.warnings))
     if first is not None:
         lines += ["", *fixed_lines(first), "", *noise_lines(first, start)]
+    for stop in state.design:
+        lines += ["", *textwrap.wrap(f"adaptive design: {stop}", WRAP, subsequent_indent="  ")]
     if warnings:
         lines += ["", "warnings"]
         for w in warnings:

@@ -170,3 +170,15 @@ def test_freed_parameters_reach_the_live_fit_of_a_grid_run_too():
     assert "free" not in plain.md["plan_args"] and "free" not in analysis_options({**plain.md, **t.metadata})
     with pytest.raises(PlanArgumentError, match="free: \\['tau_x'\\]"):
         thz_emission(**plan_devices(t, thz_emission), delays=DELAYS, free=("tau_x",))
+
+
+def test_the_live_report_says_why_the_design_stopped(session_factory):
+    from femtospin.acquisition.live._live import report_lines
+
+    t = _table()
+    session = session_factory(t, live=True)
+    session.run(_plan(t, target={"tau_es_fs": 0.2}))
+    assert session.live.wait(60)
+    (stop,) = session.live.state.design
+    assert stop.startswith("target reached: tau_es_fs")
+    assert any(line.startswith("adaptive design: target reached") for line in report_lines(session.live.state))
