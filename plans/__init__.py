@@ -7,7 +7,7 @@ returns a :class:`Measurement` whose messages leave the table safe on any exit.
 """
 
 from ._adaptive import STREAM as DESIGN_STREAM
-from ._analysis import FIX_SOURCES, analysis_options
+from ._analysis import FIX_SOURCES, analysis_options, group_options
 from ._conditions import HELICITY_QWP_DEG, KERR_QWP_DEG, LOOP_ORDER, Dimension, schedule
 from ._measure import measure
 from ._moke import STREAM as STATIC_KERR_STREAM
@@ -53,6 +53,7 @@ __all__ = [
     "DESIGN_STREAM",
     "FIX_SOURCES",
     "analysis_options",
+    "group_options",
     "HELICITY_QWP_DEG",
     "KERR_QWP_DEG",
     "LOOP_ORDER",

@@ -35,7 +35,7 @@ from ophyd import Kind, Signal
 
 from femtospin import analysis
 
-from ._analysis import analysis_options, fitted_parameters
+from ._analysis import analysis_options, fitted_parameters, group_options
 from ._measure import PER_POINT_OVERHEAD_S, estimate_s, run_steps, unique_devices
 from ._steps import Measurement, lockin_settle_s, make_safe
 from ._validate import PlanArgumentError, check_baseline, check_positive
@@ -44,6 +44,7 @@ SAMPLINGS = ("grid", "adaptive")
 COARSE_POINTS = 32
 COARSE_SWEEPS = 2  # the fewest that measure the noise from their scatter
 MIN_BATCH = 4
+MIN_NOISE_DOF = 100  # a stderr is a target reached only once the noise it rests on is measured this well
 DEFAULT_PASSES = 8  # without a budget: at most the table time of this many passes over the given delays
 SYMMETRY = ("magnetization", "angle_deg", "helicity")  # the conditions the fitted component is formed from
 STREAM = "design"
@@ -83,7 +84,7 @@ def coarse_indices(n: int) -> np.ndarray:
 
 
 def adaptive_measure(lockin, stage, delays: np.ndarray, dims, fast, interleave: str, order: str, *,
-                     target: dict | None, budget_s: float | None, batch: int, free=(), clock, setup: dict | None,
+                     target: dict | None, budget_s: float | None, batch: int, clock, setup: dict | None,
                      plan_name: str, plan_args: dict, power_meter=None, magnet=None, heater=None, readables=(),
                      md: dict | None = None) -> Measurement:
     """One run of adaptive delay sampling over the dimensions ``dims`` (see the module docstring).
@@ -104,10 +105,9 @@ def adaptive_measure(lockin, stage, delays: np.ndarray, dims, fast, interleave: 
                                 f"the component formed from {', '.join(SYMMETRY)}")
     coarse = coarse_indices(n)
     check_baseline("delays", delays[coarse], setup, sweeps=COARSE_SWEEPS)
-    target_name, target_value = check_target(target, budget_s, batch, n, setup, free)
-    options = analysis_options(setup or {}) or {}
-    if free:
-        options["free"] = tuple(free)
+    target_name, target_value = check_target(target, budget_s, batch, n, setup, plan_args.get("free"))
+    start = {**(setup or {}), "plan_args": plan_args}  # what the run's start document will say: fitted as live
+    options = analysis_options(start) or {}
     combos = [dict(zip([d.name for d in quick], v)) for v in product(*[d.values for d in quick])]
     outers = [dict(zip([d.name for d in slow], v)) for v in product(*[d.values for d in slow])]
     by_name = {d.name: d for d in dims}
@@ -159,8 +159,11 @@ def adaptive_measure(lockin, stage, delays: np.ndarray, dims, fast, interleave: 
                                       "design_reason": p.reason, "design_fit": fit_info,
                                       "design_why": reason_fit, "design_table_s": elapsed, "design_stop": stop})
 
+    index = {float(d): i for i, d in enumerate(delays)}
+
     def design_outer(outer, current):
         begin = clock.now()
+        fit_options = group_options(start, outer, options)  # on a substrate of several samples, the one here
         share = budget / len(outers)
         rows: list[dict] = []
         measured: list[float] = []
@@ -174,14 +177,15 @@ def adaptive_measure(lockin, stage, delays: np.ndarray, dims, fast, interleave: 
         b = COARSE_SWEEPS
         while True:
             elapsed = clock.now() - begin
-            result, error = _fit(rows, options)
+            result, error = _fit(rows, fit_options)
             fit_info = _fit_summary(result, error, target_name)
-            if result is not None and target_name is not None and result.fit is not None:
-                err = result.fit.stderr(target_name)
-                if np.isfinite(err) and err <= target_value and analysis.fit_is_poor(result, target_name) is None:
-                    stop = (f"target reached: {target_name} = {result.fit.value(target_name):.4g} ± {err:.3g} "
-                            f"≤ {target_value:g} after {elapsed:.0f} s of table time")
-                    break
+            poor = analysis.fit_is_poor(result, target_name) if error is None else error
+            err = _stderr(result, target_name) if target_name is not None else float("nan")
+            within = poor is None and np.isfinite(err) and err <= target_value
+            if within and result.noise.dof >= MIN_NOISE_DOF:
+                stop = (f"target reached: {target_name} = {result.fit.value(target_name):.4g} ± {err:.3g} "
+                        f"≤ {target_value:g} after {elapsed:.0f} s of table time")
+                break
             left = share - elapsed
             size = min(batch, int(left // (cost + 1e-9)))
             if size < MIN_BATCH:
@@ -189,21 +193,21 @@ def adaptive_measure(lockin, stage, delays: np.ndarray, dims, fast, interleave: 
                     f"; {target_name} ± {_stderr(result, target_name):.3g}, target {target_value:g}"
                     if target_name else "")
                 break
-            poor = analysis.fit_is_poor(result, target_name) if error is None else error
             if poor is None:
-                sens = analysis.sensitivity(result, delays, detector=options.get("detector"),
-                                            transfer=options.get("transfer"),
-                                            probe_fwhm_fs=options.get("probe_fwhm_fs", 20.0))
+                sens = analysis.sensitivity(result, delays, detector=fit_options.get("detector"),
+                                            transfer=fit_options.get("transfer"),
+                                            probe_fwhm_fs=fit_options.get("probe_fwhm_fs", 20.0))
                 picks = analysis.choose_batch(delays, np.asarray(measured), sens, cost, size, target=target_name,
                                               travel_s_per_fs=len(combos) / fs_per_s,
                                               start_fs=measured[-1] if measured else None)
-                why = f"fit of {len(rows)} readings"
+                why = f"fit of {len(rows)} readings" + (
+                    f"; {target_name} ± {err:.3g} is within the target, but its noise is measured with "
+                    f"{result.noise.dof:.0f} degrees of freedom of the {MIN_NOISE_DOF} a stop needs" if within else "")
             else:
                 k = analysis.space_filling(delays, np.asarray(measured), size)
                 picks = [analysis.Pick(float(delays[i]), 0.0, cost, "space-filling") for i in k]
                 why = f"poor fit ({poor}): space-filling batch"
             yield from record(picks, b, why, fit_info, elapsed)
-            index = {float(d): i for i, d in enumerate(delays)}
             yield from measure_batch(outer, b, [index[p.delay_fs] for p in picks], current, rows)
             measured.extend(p.delay_fs for p in picks)
             b += 1

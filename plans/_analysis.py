@@ -4,7 +4,7 @@ plan designs with."""
 from __future__ import annotations
 
 from femtospin import analysis
-from femtospin.devices import detection_of, laser_nominal_W, pump_of, sample_name
+from femtospin.devices import detection_of, laser_nominal_W, pump_of, sample_name, spot_sample
 
 from ._validate import PlanArgumentError
 
@@ -46,6 +46,12 @@ def analysis_options(start: dict, sample: str | None = None) -> dict | None:
     else:
         options["detector"] = detection.crystal
     return options
+
+
+def group_options(start: dict, group: dict, options: dict) -> dict:
+    """How to analyse one group: on a substrate with several samples, as the sample at the group's spot."""
+    at_spot = spot_sample(start, group.get("spot_mm"))
+    return analysis_options(start, at_spot) if at_spot else options
 
 
 def fitted_parameters(setup: dict | None, free=()) -> tuple[str, list[str]]:

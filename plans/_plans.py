@@ -179,10 +179,6 @@ def sweeps(lockin, stage, delays, *, magnet=None, sample_rotation=None, pump_qwp
     dims = [builders[name](list(values)) for name in LOOP_ORDER if len(list(values := requested[name]))]
     fast = [d.name for d in dims if d.name in FAST_BY_DEFAULT] if fast is None else list(fast)
     steps = schedule(dims, fast, repeats, len(delays), interleave, order)
-    if sampling == "adaptive":
-        return _adaptive(**locals())
-    if not len(list(kerr)):  # a TR-MOKE measurement is not deconvolved through an EOS response
-        check_baseline("delays", delays, setup, sweeps=repeats)
     # recorded under the parameter names, so the plan can be called again from its start document (replay)
     args = {"delays": delays.tolist(),
             **{PARAMETER_OF_CONDITION[k]: list(v) for k, v in requested.items() if len(list(v))},
@@ -192,6 +188,10 @@ def sweeps(lockin, stage, delays, *, magnet=None, sample_rotation=None, pump_qwp
     if len(list(free)):  # the live analysis frees them too (it reads them from the start document)
         fitted_parameters(setup, free)
         args["free"] = list(free)
+    if sampling == "adaptive":
+        return _adaptive(**locals())
+    if not len(list(kerr)):  # a TR-MOKE measurement is not deconvolved through an EOS response
+        check_baseline("delays", delays, setup, sweeps=repeats)
     hooks = {"prologue": prologue, "epilogue": epilogue, "extra_s": extra_s}
     if mode == "fly":
         if prologue is not None or epilogue is not None:
@@ -400,9 +400,9 @@ def find_time_zero(lockin, stage, *, start_fs: float = -3000.0, stop_fs: float =
     return Measurement(run(), _md, estimated)
 
 
-def _adaptive(lockin, stage, delays, dims, fast, interleave, order, requested, repeats, mode, kerr, prologue,
-              epilogue, target, budget_s, batch, free, clock, setup, plan_name, power_meter, magnet, heater,
-              readables, md, saturation_mT, field_mT, reverse_mT, ramp_K_per_min, temperatures, **_):
+def _adaptive(lockin, stage, delays, dims, fast, interleave, order, args, repeats, mode, kerr, prologue, epilogue,
+              target, budget_s, batch, clock, setup, plan_name, power_meter, magnet, heater, readables, md,
+              temperatures, **_):
     """The adaptive design of :func:`sweeps` (refusals first: what it cannot combine with)."""
     if mode != "step":
         raise PlanArgumentError("sampling adaptive: step mode only (each batch is a handful of scattered delays)")
@@ -411,13 +411,9 @@ def _adaptive(lockin, stage, delays, dims, fast, interleave, order, requested, r
     if repeats != 1:
         raise PlanArgumentError("repeats: the adaptive design decides how often each delay is measured; "
                                 "leave repeats at 1")
-    args = {"delays": delays.tolist(),
-            **{PARAMETER_OF_CONDITION[k]: list(v) for k, v in requested.items() if len(list(v))},
-            "interleave": interleave, "order": order, "fast": fast, "saturation_mT": saturation_mT,
-            "field_mT": field_mT, "reverse_mT": reverse_mT, "ramp_K_per_min": ramp_K_per_min, "mode": mode,
-            "sampling": "adaptive", "target": target, "budget_s": budget_s, "batch": batch, "free": list(free)}
+    args = {**args, "sampling": "adaptive", "target": target, "budget_s": budget_s, "batch": batch}
     return adaptive_measure(lockin, stage, delays, dims, fast, interleave, order, target=target, budget_s=budget_s,
-                            batch=batch, free=free, clock=clock if clock is not None else WALL_CLOCK, setup=setup,
+                            batch=batch, clock=clock if clock is not None else WALL_CLOCK, setup=setup,
                             plan_name=plan_name, plan_args=args, power_meter=power_meter, magnet=magnet,
                             heater=heater if len(list(temperatures)) else None, readables=readables,
                             md={"fast_conditions": fast, "interleave": interleave, "order": order, **(md or {})})

@@ -127,7 +127,6 @@ class Noise:
         return Noise(0.0, 0.0, 0.0, 0.0, 0.0, 0, hall_offset_mT=0.0, hall_noise_mT=0.0)
 
 
-POWER_STREAM = 1  # the power meter's key in _normal_at
 KNOBS = ("angle_deg", "pump_qwp_deg", "probe_qwp_deg", "attenuator_deg", "spot_mm", "laser_on", "analyser_deg",
          "pump_open")
 CHOP_FACTOR = float(np.sqrt(2) / np.pi)  # lock-in X (rms fundamental) per volt of a square-wave-chopped DC change
@@ -289,7 +288,7 @@ class SimTable:
         self.clock = clock or SimClock()
         self.regions = regions
         self.rng = np.random.default_rng(noise.seed)
-        # the power meter's noise is its own and fixed by the simulated time (_normal_at): polling it never
+        # the power meter's noise is its own and fixed by the simulated time (_power_normal): polling it never
         # changes the lock-in's noise sequence, nor its own readings at the run's events
         self.power_rng = np.random.default_rng(None if noise.seed is None else noise.seed + 1)
         self.hall_rng = np.random.default_rng(None if noise.seed is None else noise.seed + 2)  # likewise
@@ -532,11 +531,11 @@ class SimTable:
     def pump_power_W(self) -> float:
         with self.lock:
             now = self.clock.now()
-            noise = self.noise.amplitude * self._normal_at(POWER_STREAM, now)
+            noise = self.noise.amplitude * self._power_normal(now)
             return float(self.pump.power_W * self.laser_level(now) * (1.0 + self.drift(now) + noise))
 
-    def _normal_at(self, stream: int, now: float) -> float:
-        """A standard normal fixed by the seed, the stream and the simulated time (to the microsecond).
+    def _power_normal(self, now: float) -> float:
+        """The power meter's standard normal, fixed by the seed and the simulated time (to the microsecond).
 
         A meter that a background thread also polls (the laser watch, every 50 ms of wall time) would
         otherwise shift its noise sequence by a number of polls that depends on the machine's load, and
@@ -544,5 +543,5 @@ class SimTable:
         """
         if self.noise.seed is None:
             return float(self.power_rng.standard_normal())
-        key = (int(self.noise.seed), stream, int(round(max(now, 0.0) * 1e6)))
+        key = (int(self.noise.seed) + 1, int(round(max(now, 0.0) * 1e6)))  # + 1: not the lock-in's stream
         return float(np.random.default_rng(key).standard_normal())

@@ -26,8 +26,8 @@ import numpy as np
 from event_model import compose_run
 
 from femtospin import analysis
-from femtospin.devices import laser_nominal_W, spot_sample
-from femtospin.plans import DESIGN_STREAM, analysis_options
+from femtospin.devices import laser_nominal_W
+from femtospin.plans import DESIGN_STREAM, analysis_options, group_options
 
 from ..cli._cli import background
 from ..storage._describe import condition_groups, delay_field, label
@@ -76,12 +76,6 @@ class LiveState:
     def summary(self) -> list[str]:
         """Lines printed after the fit lines (TR-MOKE: static Kerr signals, spin accumulation; a series' fit)."""
         return summary_lines(self.results) + series_lines(self.series)
-
-
-def group_options(start: dict, group: dict, options: dict) -> dict:
-    """How to analyse one group: on a substrate with several samples, as the sample at the group's spot."""
-    at_spot = spot_sample(start, group.get("spot_mm"))
-    return analysis_options(start, at_spot) if at_spot else options
 
 
 def complete_rows(delay: np.ndarray, keys: list[tuple]) -> np.ndarray:

@@ -68,10 +68,11 @@ def test_it_stops_at_the_target_and_records_every_choice(session_factory):
     informed = design["design_reason"] == "c-optimal"
     assert np.all(design["design_information"][informed] > 0) and np.all(design["design_cost_s"][~stop] > 0)
     fit = json.loads(design["design_fit"][informed][-1])
-    assert fit["target"] == "tau_es_fs" and fit["params"]["tau_es_fs"][1] > 0.15  # the fit it was chosen from
+    assert fit["target"] == "tau_es_fs"  # the fit it was chosen from, and why it did not stop there
+    assert fit["params"]["tau_es_fs"][1] > 0.15 or "degrees of freedom" in design["design_why"][informed][-1]
     # the ordinary analysis of every point states what the plan stopped at, and it is true
     final = _final_fit(run, t)
-    assert final.fit.stderr("tau_es_fs") <= 0.15
+    assert final.fit.stderr("tau_es_fs") <= 0.15 and final.noise.dof >= 100  # a stderr resting on measured noise
     assert abs(final.fit.value("tau_es_fs") - TRUTH_TAU_ES) < 4 * final.fit.stderr("tau_es_fs")
     assert run.start["sampling"]["mode"] == "adaptive" and run.start["plan_args"]["target"] == {"tau_es_fs": 0.15}
     assert table_s < run.start["estimated_duration_s"]
@@ -182,3 +183,17 @@ def test_the_live_report_says_why_the_design_stopped(session_factory):
     (stop,) = session.live.state.design
     assert stop.startswith("target reached: tau_es_fs")
     assert any(line.startswith("adaptive design: target reached") for line in report_lines(session.live.state))
+
+
+def test_the_stderr_it_stops_at_rests_on_noise_it_has_measured(session_factory):
+    # at high SNR the target is met after one batch, when the noise at the designed delays (the peak) is barely
+    # measured: stopping there gave redchi ≈ 1.6 on average and τ_es 5 stated errors off; it stops later now
+    z, redchi = [], []
+    for seed in range(1, 9):
+        t = _table(seed=seed)
+        _, run, _ = _run(t, session_factory, target={"tau_es_fs": 0.15})
+        fit = _final_fit(run, t).fit
+        z.append((fit.value("tau_es_fs") - TRUTH_TAU_ES) / fit.stderr("tau_es_fs"))
+        redchi.append(fit.redchi)
+    assert 0.7 < np.mean(redchi) < 1.3, redchi
+    assert np.max(np.abs(z)) < 3.5, z
